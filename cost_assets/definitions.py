@@ -1,0 +1,24 @@
+"""The one Definitions object of the project."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
+from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_schedule
+from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.resources.product_db import ProductDatabase
+from cost_assets.resources.warehouse import Warehouse
+
+RESOURCES = {
+    "warehouse": Warehouse(),
+    "product_db": ProductDatabase(),
+    "billing": BillingSourceResource(),
+}
+
+defs = Definitions(
+    assets=[billing_costs, customer_snapshots, service_metrics],
+    jobs=[daily_refresh_job],
+    schedules=[daily_refresh_schedule],
+    resources=RESOURCES,
+)

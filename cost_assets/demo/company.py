@@ -1,0 +1,282 @@
+"""The demo company (CONTRACT §5): a deterministic synthetic SaaS on AWS.
+
+About $120K a month: production shared infrastructure split by request
+counts, dedicated customer resources, staging and development that run
+around the clock (hourly rows), tooling, ~5% untagged spend.
+Planted, for the pipeline to find:
+- three customers with negative gross margin (cust-007 costs ~$8K a month
+  on $2K MRR: a dedicated data-processing job);
+- ~$18K a month of staging spend outside working hours;
+- a misconfigured Lambda (`notifications`) at ~$4K a day for four days from
+  COST_DEMO_SPIKE_START (default 2026-11-10);
+- a little spend tagged with a customer id that does not exist (cust-099).
+
+Every value for a day depends only on that day, so any range can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cost_assets.settings import parse_date_setting
+
+GROWTH_EPOCH = dt.date(2026, 10, 1)
+DAILY_GROWTH = 1.0004
+SPIKE_DAYS = 4
+SPIKE_DAILY_COST = 4000.0
+PROVIDER = "AWS"
+ACCOUNTS = {"production": "111111111111", "staging": "222222222222", "development": "333333333333"}
+TOOLING_ACCOUNT = "444444444444"
+UNKNOWN_CUSTOMER = "cust-099"
+
+AWS = {
+    "ec2": "Amazon Elastic Compute Cloud - Compute",
+    "elb": "Elastic Load Balancing",
+    "rds": "Amazon Relational Database Service",
+    "cache": "Amazon ElastiCache",
+    "cloudfront": "Amazon CloudFront",
+    "s3": "Amazon Simple Storage Service",
+    "ebs": "EC2 - Other",
+    "sqs": "Amazon Simple Queue Service",
+    "lambda": "AWS Lambda",
+    "opensearch": "Amazon OpenSearch Service",
+    "emr": "Amazon EMR",
+    "cloudwatch": "AmazonCloudWatch",
+    "codebuild": "CodeBuild",
+    "tax": "Tax",
+}
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One recurring charge: a daily cost level and how it varies."""
+
+    aws_service: str
+    team: str | None
+    service: str | None
+    environment: str | None
+    daily_cost: float
+    usage_unit: str = "Hrs"
+    customer_id: str | None = None
+    weekend_factor: float = 1.0  # cost on Sat/Sun relative to weekdays
+    noise: float = 0.03
+    growth: bool = True
+    charge_category: str = "Usage"
+    business_hours_factor: float = 1.0  # hourly rows: rate 08-20 weekdays vs the rest
+
+
+# Production: one row per day.
+PRODUCTION = [
+    CostLine(AWS["ec2"], "core", "api", "production", 420.0, weekend_factor=0.9),
+    CostLine(AWS["elb"], "core", "api", "production", 60.0, weekend_factor=0.9),
+    CostLine(AWS["ec2"], "core", "worker", "production", 200.0, weekend_factor=0.9),
+    CostLine(AWS["sqs"], "core", "worker", "production", 20.0, usage_unit="Requests", weekend_factor=0.9),
+    CostLine(AWS["ec2"], "core", "auth", "production", 60.0),
+    CostLine(AWS["rds"], "platform", "shared-db", "production", 800.0, noise=0.01),
+    CostLine(AWS["rds"], "platform", "shared-db", "production", 40.0, usage_unit="GB-Mo", noise=0.005),
+    CostLine(AWS["cache"], "platform", "shared-cache", "production", 190.0, noise=0.0, growth=False),
+    CostLine(AWS["cloudfront"], "platform", "cdn", "production", 160.0, usage_unit="GB", weekend_factor=0.85),
+    CostLine(AWS["opensearch"], "data", "search", "production", 150.0, noise=0.01),
+    CostLine(AWS["lambda"], "growth", "notifications", "production", 45.0, usage_unit="Lambda-GB-Second"),
+    CostLine(AWS["cloudwatch"], "platform", "observability", "production", 90.0, usage_unit="Metrics"),
+    CostLine(AWS["emr"], "data", "data-pipeline", "production", 150.0, customer_id="cust-007", weekend_factor=1.0),
+    CostLine(AWS["ec2"], "data", "data-pipeline", "production", 60.0, customer_id="cust-007"),
+    CostLine(AWS["s3"], "data", "data-pipeline", "production", 20.0, usage_unit="GB-Mo", customer_id="cust-007", noise=0.005),
+    CostLine(AWS["ec2"], "data", "data-pipeline", "production", 60.0, customer_id="cust-001"),
+    CostLine(AWS["ec2"], "data", "data-pipeline", "production", 55.0, customer_id="cust-002"),
+    CostLine(AWS["ec2"], "data", "data-pipeline", "production", 50.0, customer_id="cust-003"),
+    CostLine(AWS["s3"], "data", "data-pipeline", "production", 15.0, usage_unit="GB-Mo", customer_id=UNKNOWN_CUSTOMER),
+    # Untagged spend (~5%): resources nobody tagged.
+    CostLine(AWS["ec2"], None, None, None, 120.0),
+    CostLine(AWS["s3"], None, None, None, 50.0, usage_unit="GB-Mo", noise=0.005),
+    CostLine(AWS["ebs"], None, None, None, 30.0, usage_unit="GB-Mo", noise=0.005),
+]
+TOOLING = [
+    CostLine(AWS["codebuild"], "platform", "ci", "production", 50.0, usage_unit="Minutes", weekend_factor=0.3),
+]
+
+# Non-production: hourly rows; staging runs around the clock.
+NON_PRODUCTION = [
+    CostLine(AWS["ec2"], "core", "api", "staging", 380.0, noise=0.01),
+    CostLine(AWS["ec2"], "core", "worker", "staging", 150.0, noise=0.01),
+    CostLine(AWS["ec2"], "data", "data-pipeline", "staging", 120.0, noise=0.01),
+    CostLine(AWS["rds"], "platform", "shared-db", "staging", 170.0, noise=0.01),
+    CostLine(AWS["cache"], "platform", "shared-cache", "staging", 55.0, noise=0.0),
+    CostLine(AWS["ebs"], "platform", "shared-db", "staging", 40.0, usage_unit="GB-Mo", noise=0.0),
+    CostLine(AWS["s3"], "data", "data-pipeline", "staging", 18.0, usage_unit="GB-Mo", noise=0.0),
+    CostLine(AWS["ec2"], "core", "api", "development", 90.0, business_hours_factor=3.0),
+    CostLine(AWS["rds"], "platform", "shared-db", "development", 30.0, noise=0.0),
+    CostLine(AWS["s3"], "core", "api", "development", 10.0, usage_unit="GB-Mo", noise=0.0),
+]
+
+CUSTOMER_NAMES = [
+    "Acme Corp", "Globex Industries", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Retail",
+    "Northwind Analytics", "Contoso Bank", "Fabrikam Media", "Tailspin Travel", "Wide World Importers",
+    "Adventure Works", "Litware", "Proseware", "Lucerne Publishing", "Margie's Travel", "Coho Winery",
+    "Woodgrove Finance", "Alpine Ski House", "Blue Yonder Air", "Fourth Coffee", "Graphic Design Institute",
+    "Humongous Insurance", "Relecloud", "School of Fine Art", "Southridge Video", "Trey Research",
+    "VanArsdel", "Wingtip Toys", "Datum Corp", "Bellows College", "Best For You Organics", "Consolidated Messenger",
+    "City Power & Light", "Nod Publishers", "Olympia Sports", "Parnell Aerospace", "Tasmanian Traders",
+    "Lamna Healthcare", "Munson's Pickles",
+]
+# Planted negative-margin customers: id -> (MRR, share of shared-service requests).
+NEGATIVE_MARGIN = {"cust-007": (2000.0, 0.015), "cust-019": (3000.0, 0.072), "cust-031": (1500.0, 0.032)}
+CHURNED = {"cust-040"}
+# Services whose request counts the product database records.
+METERED_SERVICES = {"api": 2_000_000, "shared-db": 9_000_000, "shared-cache": 25_000_000, "cdn": 4_000_000}
+
+
+def _customer_table() -> pd.DataFrame:
+    ids = [f"cust-{i:03d}" for i in range(1, len(CUSTOMER_NAMES) + 1)]
+    rng = np.random.default_rng(20260101)
+    raw_weights = rng.lognormal(mean=0.0, sigma=0.6, size=len(ids))
+    margin_factor = rng.uniform(2.5, 6.0, size=len(ids))
+    regular = [c for c in ids if c not in NEGATIVE_MARGIN and c not in CHURNED]
+    regular_share = 1.0 - sum(share for _, share in NEGATIVE_MARGIN.values())
+    regular_weights = np.array([raw_weights[ids.index(c)] for c in regular])
+    regular_weights = regular_weights / regular_weights.sum() * regular_share
+    rows = []
+    for index, customer_id in enumerate(ids):
+        if customer_id in NEGATIVE_MARGIN:
+            mrr, share = NEGATIVE_MARGIN[customer_id]
+        elif customer_id in CHURNED:
+            mrr, share = 0.0, 0.0
+        else:
+            share = float(regular_weights[regular.index(customer_id)])
+            # Priced well above the customer's expected monthly cost (~$60K shared pool).
+            mrr = round((share * 60_000 + 2_000) * margin_factor[index], -2)
+        rows.append(
+            {
+                "id": customer_id,
+                "name": CUSTOMER_NAMES[index],
+                "mrr": mrr,
+                "status": "churned" if customer_id in CHURNED else "active",
+                "request_share": share,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+CUSTOMERS = _customer_table()
+
+
+def spike_start() -> dt.date:
+    return parse_date_setting("COST_DEMO_SPIKE_START", "2026-11-10")
+
+
+def _rng(day: dt.date, stream: str) -> np.random.Generator:
+    return np.random.default_rng([day.toordinal(), zlib.crc32(stream.encode())])
+
+
+def _level(line: CostLine, day: dt.date) -> float:
+    level = line.daily_cost
+    if line.growth:
+        level *= DAILY_GROWTH ** (day - GROWTH_EPOCH).days
+    if day.weekday() >= 5:
+        level *= line.weekend_factor
+    return level
+
+
+def _spike_cost(line: CostLine, day: dt.date, start: dt.date) -> float | None:
+    if line.service == "notifications" and start <= day < start + dt.timedelta(days=SPIKE_DAYS):
+        return SPIKE_DAILY_COST
+    return None
+
+
+def _account(line: CostLine) -> str:
+    if line.service == "ci":
+        return TOOLING_ACCOUNT
+    return ACCOUNTS.get(line.environment or "production", ACCOUNTS["production"])
+
+
+def _line_frame(lines: list[CostLine], day: dt.date, hourly: bool, estimated: bool, start: dt.date) -> pd.DataFrame:
+    rng = _rng(day, "hourly" if hourly else "daily")
+    day_start = pd.Timestamp(day, tz="UTC")
+    records = []
+    for number, line in enumerate(lines):
+        level = _spike_cost(line, day, start) or _level(line, day)
+        noise = rng.normal(0.0, line.noise, size=24 if hourly else 1)
+        if hourly:
+            hours = np.arange(24)
+            working = (hours >= 8) & (hours < 20) & (day.weekday() < 5)
+            weight = np.where(working, line.business_hours_factor, 1.0)
+            costs = level * weight / weight.sum() * (1.0 + noise)
+            starts = [day_start + pd.Timedelta(hours=int(h)) for h in hours]
+            span = pd.Timedelta(hours=1)
+        else:
+            costs = np.array([level * (1.0 + noise[0])])
+            starts = [day_start]
+            span = pd.Timedelta(days=1)
+        unit_price = 0.1 if line.usage_unit == "Hrs" else 0.023
+        for period_start, cost in zip(starts, costs):
+            cost = round(max(float(cost), 0.0), 6)
+            records.append(
+                {
+                    "charge_period_start": period_start,
+                    "charge_period_end": period_start + span,
+                    "provider": PROVIDER,
+                    "account_id": _account(line),
+                    "aws_service": line.aws_service,
+                    "charge_category": line.charge_category,
+                    "team": line.team,
+                    "service": line.service,
+                    "customer_id": line.customer_id,
+                    "environment": line.environment,
+                    "usage_unit": line.usage_unit,
+                    "resource_id": f"demo-{line.environment or 'untagged'}-{line.service or 'untagged'}-{number}",
+                    "billed_cost": cost,
+                    "effective_cost": cost,
+                    "usage_quantity": round(cost / unit_price, 3),
+                    "is_estimated": estimated,
+                    "row_ref": f"demo {day.isoformat()} line {number}",
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def line_items(first: dt.date, last: dt.date, today: dt.date | None = None) -> pd.DataFrame:
+    """The demo's billing line items for UTC days first..last."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    start = spike_start()
+    frames = []
+    day = first
+    while day <= last:
+        estimated = (today - day).days <= 2  # the last days are still estimated, as in AWS
+        frames.append(_line_frame(PRODUCTION + TOOLING, day, hourly=False, estimated=estimated, start=start))
+        frames.append(_line_frame(NON_PRODUCTION, day, hourly=True, estimated=estimated, start=start))
+        day += dt.timedelta(days=1)
+    return pd.concat(frames, ignore_index=True)
+
+
+def customers(day: dt.date) -> pd.DataFrame:
+    """The product database's customers as of a day."""
+    return CUSTOMERS[["id", "name", "mrr", "status"]].copy()
+
+
+def service_metrics(first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Per-customer request counts for the metered services."""
+    active = CUSTOMERS[CUSTOMERS["status"] == "active"]
+    frames = []
+    day = first
+    while day <= last:
+        rng = _rng(day, "requests")
+        for service, daily_requests in METERED_SERVICES.items():
+            volume = daily_requests * DAILY_GROWTH ** (day - GROWTH_EPOCH).days
+            noise = rng.normal(1.0, 0.05, size=len(active)).clip(0.5, 1.5)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "date": day,
+                        "service": service,
+                        "customer_id": active["id"].to_numpy(),
+                        "request_count": (volume * active["request_share"].to_numpy() * noise).round().astype("int64"),
+                    }
+                )
+            )
+        day += dt.timedelta(days=1)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,50 @@
+"""Warehouse queries used by the ingestion assets and their checks (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Connection, case, func, literal, select
+
+from cost_assets.ingestion.line_items import DIMENSION_COLUMNS, TAG_COLUMNS
+from cost_assets.resources.schema import daily_costs
+from cost_assets.settings import UNTAGGED
+
+
+def _in_window(first: dt.date, last: dt.date):
+    return daily_costs.c.date.between(first, last)
+
+
+def day_totals(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    query = (
+        select(
+            daily_costs.c.date,
+            func.sum(daily_costs.c.billed_cost).label("billed_cost"),
+            func.sum(daily_costs.c.effective_cost).label("effective_cost"),
+        )
+        .where(_in_window(first, last))
+        .group_by(daily_costs.c.date)
+    )
+    frame = pd.read_sql(query, conn)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    return frame
+
+
+def duplicate_key_count(conn: Connection, first: dt.date, last: dt.date) -> int:
+    keys = [daily_costs.c.date, *(daily_costs.c[c] for c in DIMENSION_COLUMNS)]
+    duplicated = (
+        select(*keys).where(_in_window(first, last)).group_by(*keys).having(func.count() > 1).subquery()
+    )
+    return int(conn.execute(select(func.count()).select_from(duplicated)).scalar_one())
+
+
+def untagged_shares(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Per day, the share of effective cost whose tag is `untagged`, per tag column."""
+    cost = daily_costs.c.effective_cost
+    shares = [
+        (func.sum(case((daily_costs.c[c] == literal(UNTAGGED), cost), else_=0.0)) / func.nullif(func.sum(cost), 0)).label(c)
+        for c in TAG_COLUMNS
+    ]
+    query = select(daily_costs.c.date, *shares).where(_in_window(first, last)).group_by(daily_costs.c.date)
+    return pd.read_sql(query, conn)

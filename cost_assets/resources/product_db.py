@@ -1,0 +1,85 @@
+"""The product database (CONTRACT §3), read only: customers and service_metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import pandas as pd
+from dagster import ConfigurableResource
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from cost_assets import settings
+from cost_assets.demo import company
+from cost_assets.resources.warehouse import engine_for, display_url
+
+CUSTOMERS_SQL = "SELECT id, name, mrr, status FROM customers ORDER BY id"
+SERVICE_METRICS_SQL = (
+    "SELECT date, service, customer_id, SUM(request_count) AS request_count FROM service_metrics "
+    "WHERE date >= :first AND date <= :last GROUP BY date, service, customer_id"
+)
+REQUIRED_COLUMNS = {
+    "customers": {"id", "name", "mrr", "status"},
+    "service_metrics": {"date", "service", "customer_id", "request_count"},
+}
+
+
+class ProductDatabaseError(RuntimeError):
+    """The product database lacks a table or column, or cannot be read."""
+
+
+class ProductDatabase(ConfigurableResource):
+    """`url` defaults to COST_APP_DB_URL; unset means the demo company's data."""
+
+    url: Optional[str] = None
+
+    @property
+    def resolved_url(self) -> str | None:
+        return self.url or settings.env("COST_APP_DB_URL")
+
+    @property
+    def is_demo(self) -> bool:
+        return self.resolved_url is None
+
+    def _check_table(self, table: str) -> None:
+        url = self.resolved_url
+        try:
+            inspector = inspect(engine_for(url))
+            if not inspector.has_table(table):
+                raise ProductDatabaseError(
+                    f"product database {display_url(url)} (COST_APP_DB_URL) has no table `{table}`"
+                )
+            columns = {c["name"] for c in inspector.get_columns(table)}
+        except DBAPIError as exc:
+            raise ProductDatabaseError(
+                f"product database {display_url(url)} (COST_APP_DB_URL) cannot be read: {exc.orig}"
+            ) from exc
+        missing = REQUIRED_COLUMNS[table] - columns
+        if missing:
+            raise ProductDatabaseError(
+                f"product database table `{table}` lacks column(s) {', '.join(sorted(missing))}"
+            )
+
+    def _read(self, table: str, sql: str, **params) -> pd.DataFrame:
+        self._check_table(table)
+        with engine_for(self.resolved_url).connect() as conn:
+            return pd.read_sql(text(sql), conn, params=params or None)
+
+    def customers(self, day: dt.date) -> pd.DataFrame:
+        """id, name, mrr, status; the demo's as of `day`, a real database's as it is now."""
+        if self.is_demo:
+            frame = company.customers(day)
+        else:
+            frame = self._read("customers", CUSTOMERS_SQL)
+        frame["mrr"] = pd.to_numeric(frame["mrr"], errors="raise")
+        return frame
+
+    def service_metrics(self, first: dt.date, last: dt.date) -> pd.DataFrame:
+        if self.is_demo:
+            frame = company.service_metrics(first, last)
+        else:
+            frame = self._read("service_metrics", SERVICE_METRICS_SQL, first=first, last=last)
+            frame["date"] = pd.to_datetime(frame["date"]).dt.date
+        frame["request_count"] = pd.to_numeric(frame["request_count"], errors="raise").astype("int64")
+        return frame

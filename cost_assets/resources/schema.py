@@ -1,0 +1,174 @@
+"""The warehouse schema, declared once (CONTRACT §4).
+
+Table and column comments become `COMMENT ON` statements on PostgreSQL so BI
+catalogs show what each column means.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Money: exact NUMERIC in the database, floats (rounded) in pandas.
+Money = Numeric(20, 6, asdecimal=False)
+Ratio = Float()
+
+
+def _tag_columns() -> list[Column]:
+    return [
+        Column("team", String(128), primary_key=True, comment="Owning team (allocation tag `team`); 'untagged' when missing"),
+        Column("service", String(128), primary_key=True, comment="Internal service name (allocation tag `service`); 'untagged' when missing"),
+        Column("customer_id", String(128), primary_key=True, comment="Customer the resource is dedicated to (tag `customer`); 'untagged' when shared or missing"),
+        Column("environment", String(64), primary_key=True, comment="production, staging, development, ... (tag `environment`); 'untagged' when missing"),
+    ]
+
+
+def _cost_dimensions() -> list[Column]:
+    return [
+        Column("provider", String(64), primary_key=True, comment="Cloud provider, e.g. AWS"),
+        Column("account_id", String(64), primary_key=True, comment="Billing sub-account (AWS linked account)"),
+        Column("aws_service", String(256), primary_key=True, comment="Provider service as billed, e.g. Amazon Relational Database Service"),
+        Column("charge_category", String(64), primary_key=True, comment="Usage, Credit, Refund, Tax, Purchase, ... (Cost Explorer RECORD_TYPE / FOCUS ChargeCategory)"),
+        *_tag_columns(),
+        Column("usage_unit", String(64), primary_key=True, comment="Unit of usage_quantity, e.g. Hrs, GB-Mo"),
+    ]
+
+
+def _cost_measures() -> list[Column]:
+    return [
+        Column("billed_cost", Money, nullable=False, comment="Unblended (cash) cost in USD"),
+        Column("effective_cost", Money, nullable=False, comment="Amortized cost in USD: the basis of every allocation and report"),
+        Column("usage_quantity", Float, nullable=False, comment="Usage amount in usage_unit"),
+        Column("is_estimated", Boolean, nullable=False, comment="True while the provider still marks the day as estimated"),
+        Column("source", String(32), nullable=False, comment="Billing source: demo, cost_explorer, focus or cur2"),
+    ]
+
+
+daily_costs = Table(
+    "daily_costs",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day of the charge"),
+    *_cost_dimensions(),
+    *_cost_measures(),
+    comment="Cloud cost per UTC day, account, provider service, charge category and allocation tags. Rewritten per daily partition.",
+)
+
+hourly_costs = Table(
+    "hourly_costs",
+    metadata,
+    Column("hour_start", DateTime(timezone=False), primary_key=True, comment="UTC start of the charge hour"),
+    Column("date", Date, nullable=False, index=True, comment="UTC day of the charge"),
+    *_cost_dimensions(),
+    Column("resource_id", String(512), primary_key=True, comment="Provider resource id where the source has one, else ''"),
+    *_cost_measures(),
+    comment="Hourly cost for the sources and environments that have hourly data (off-hours analysis).",
+)
+
+customer_snapshots = Table(
+    "customer_snapshots",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day the product database was read for"),
+    Column("id", String(128), primary_key=True, comment="Customer id, as in the `customer` tag"),
+    Column("name", Text, nullable=False, comment="Customer name"),
+    Column("mrr", Money, nullable=True, comment="Monthly recurring revenue in USD"),
+    Column("status", String(32), nullable=False, comment="'active' marks live customers"),
+    comment="The product database's customers as read for each day: MRR history.",
+)
+
+service_metrics = Table(
+    "service_metrics",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("service", String(128), primary_key=True, comment="Internal service name, same names as the `service` tag"),
+    Column("customer_id", String(128), primary_key=True, comment="Customer id"),
+    Column("request_count", BigInteger, nullable=False, comment="Requests the customer made to the service that day"),
+    comment="Per-customer request counts from the product database: the usage drivers of shared-cost allocation.",
+)
+
+customer_cost_allocation = Table(
+    "customer_cost_allocation",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("customer_id", String(128), primary_key=True, comment="Customer id"),
+    Column("service", String(128), primary_key=True, comment="Internal service the cost belongs to"),
+    Column("allocation_method", String(32), primary_key=True, comment="direct, usage_proportional, even or fixed"),
+    Column("allocated_cost", Money, nullable=False, comment="Effective cost in USD placed on the customer"),
+    Column("proportion", Ratio, nullable=False, comment="Customer's share of the split cost pool (1.0 for direct)"),
+    Column("rule", String(128), nullable=False, comment="Name of the allocation rule that placed the cost"),
+    comment="Effective cost placed on customers, per day, customer, service and method.",
+)
+
+unallocated_costs = Table(
+    "unallocated_costs",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("service", String(128), primary_key=True, comment="Internal service"),
+    Column("team", String(128), primary_key=True, comment="Owning team"),
+    Column("reason", String(32), primary_key=True, comment="untagged, unknown_customer, no_usage or internal"),
+    Column("cost", Money, nullable=False, comment="Effective cost in USD that could not be placed on a customer"),
+    comment="Effective cost that no rule placed on a customer, with the reason.",
+)
+
+customer_unit_economics = Table(
+    "customer_unit_economics",
+    metadata,
+    Column("as_of_date", Date, primary_key=True, comment="Last day of the trailing 30-day window"),
+    Column("customer_id", String(128), primary_key=True, comment="Customer id"),
+    Column("customer_name", Text, nullable=False, comment="Customer name"),
+    Column("mrr", Money, nullable=True, comment="MRR in USD as of as_of_date"),
+    Column("monthly_infra_cost", Money, nullable=False, comment="Allocated cost over the trailing 30 days (direct)"),
+    Column("gross_margin_pct", Float, nullable=True, comment="(mrr - monthly_infra_cost) / mrr * 100; null when MRR is 0 or missing"),
+    Column("cost_trend_pct", Float, nullable=True, comment="Change of the 30-day cost against the previous 30 days, %; null without a previous cost"),
+    Column("is_negative_margin", Boolean, nullable=False, comment="True when the cost exceeds the MRR"),
+    comment="Per-customer unit economics as of a day (trailing 30 days).",
+)
+
+service_cost_report = Table(
+    "service_cost_report",
+    metadata,
+    Column("as_of_date", Date, primary_key=True, comment="Last day of the trailing 30-day window"),
+    Column("service", String(128), primary_key=True, comment="Internal service"),
+    Column("team", String(128), nullable=False, comment="Owning team (largest cost share)"),
+    Column("last_30_days_cost", Money, nullable=False, comment="Effective cost over days as_of-29 .. as_of"),
+    Column("daily_average", Money, nullable=False, comment="last_30_days_cost / days with data"),
+    Column("trend_pct", Float, nullable=True, comment="Change against days as_of-59 .. as_of-30, %"),
+    Column("cost_per_request", Float, nullable=True, comment="last_30_days_cost / requests; null without request data"),
+    comment="Per-service cost report as of a day.",
+)
+
+team_costs = Table(
+    "team_costs",
+    metadata,
+    Column("as_of_date", Date, primary_key=True, comment="Last day of the trailing 30-day window"),
+    Column("team", String(128), primary_key=True, comment="Team"),
+    Column("last_30_days_cost", Money, nullable=False, comment="Effective cost over days as_of-29 .. as_of"),
+    Column("service_count", Integer, nullable=False, comment="Distinct services with cost in the window"),
+    comment="Per-team cost as of a day.",
+)
+
+cost_anomalies = Table(
+    "cost_anomalies",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day tested"),
+    Column("service", String(128), primary_key=True, comment="Internal service"),
+    Column("actual_cost", Money, nullable=False, comment="Effective cost that day"),
+    Column("expected_cost", Money, nullable=True, comment="Baseline expectation for that day"),
+    Column("impact_usd", Money, nullable=False, comment="actual_cost - expected_cost"),
+    Column("score", Float, nullable=True, comment="Robust deviation score"),
+    Column("severity", String(16), nullable=False, comment="warning or critical"),
+    comment="Cost anomalies per day and service.",
+)

@@ -1,0 +1,133 @@
+"""The warehouse: a Dagster resource over a SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pandas as pd
+from dagster import ConfigurableResource
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.sql import Executable
+
+from cost_assets import settings
+from cost_assets.resources import schema
+from cost_assets.resources.views import VIEWS
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or used; the message names the URL (no password)."""
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, safe to log."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+_SCHEMA_READY: set[str] = set()
+
+
+@lru_cache(maxsize=16)
+def engine_for(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # WAL lets readers (the API) run during writes
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _records(frame: pd.DataFrame, table: Table) -> list[dict]:
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    subset = frame[columns].astype(object)
+    return subset.where(subset.notna(), None).to_dict("records")
+
+
+class Warehouse(ConfigurableResource):
+    """Every output table lives here. `url` defaults to COST_WAREHOUSE_URL, else SQLite."""
+
+    url: Optional[str] = None
+
+    @property
+    def resolved_url(self) -> str:
+        return self.url or settings.warehouse_url()
+
+    @property
+    def engine(self) -> Engine:
+        return engine_for(self.resolved_url)
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            raise WarehouseError(
+                f"warehouse {display_url(self.resolved_url)} (COST_WAREHOUSE_URL) cannot be used: {exc.orig}"
+            ) from exc
+
+    def create_schema(self) -> None:
+        """Create missing tables (with keys and comments) and the views, once per process."""
+        if self.resolved_url in _SCHEMA_READY:
+            return
+        with self._translate_errors(), self.engine.begin() as conn:
+            schema.metadata.create_all(conn)
+            for view in VIEWS:
+                view.create(conn)
+        _SCHEMA_READY.add(self.resolved_url)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        self.create_schema()
+        with self._translate_errors(), self.engine.begin() as conn:
+            yield conn
+
+    def replace_window(
+        self,
+        conn: Connection,
+        table: Table,
+        first: dt.date,
+        last: dt.date,
+        rows: pd.DataFrame,
+        date_column: str = "date",
+    ) -> int:
+        """Delete the days first..last from `table` and insert `rows` (inside `conn`'s transaction)."""
+        column = table.c[date_column]
+        conn.execute(delete(table).where(column >= first, column <= last))
+        if rows.empty:
+            return 0
+        outside = (rows[date_column] < first) | (rows[date_column] > last)
+        if outside.any():
+            raise ValueError(f"{table.name}: {int(outside.sum())} row(s) fall outside {first}..{last}")
+        conn.execute(table.insert(), _records(rows, table))
+        return len(rows)
+
+    def read(self, query: Executable | str, **params) -> pd.DataFrame:
+        statement = text(query) if isinstance(query, str) else query
+        self.create_schema()
+        with self._translate_errors(), self.engine.connect() as conn:
+            return pd.read_sql(statement, conn, params=params or None)
+
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise WarehouseError(
+                f"warehouse {display_url(self.resolved_url)} (COST_WAREHOUSE_URL) is unreachable: {exc.orig}"
+            ) from exc
