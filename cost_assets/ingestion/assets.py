@@ -127,7 +127,7 @@ def _real_snapshots(warehouse: Warehouse, product_db: ProductDatabase, days: lis
     kept = kept[kept["date"] < today - dt.timedelta(days=1)]
     missing = [day for day in days if day not in set(kept["date"])]
     fresh = [current.assign(date=day) for day in missing]
-    return pd.concat([kept, *fresh], ignore_index=True)
+    return pd.concat([frame for frame in [kept, *fresh] if not frame.empty], ignore_index=True)
 
 
 @asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,

@@ -63,7 +63,7 @@ def _parse_measures(items: pd.DataFrame) -> pd.DataFrame:
                 for ref, value in items.loc[bad, ["row_ref", column]].head(5).itertuples(index=False)
             )
             raise BadCostDataError(
-                f"{int(bad.sum())} billing row(s) have a {column} that is not a number: {examples}"
+                f"{int(bad.sum())} billing row(s) have a non-numeric {column}: {examples}"
             )
         items[column] = parsed.fillna(0.0).astype(float)
     return items

@@ -16,7 +16,8 @@ class View:
     def create(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"CREATE OR REPLACE VIEW {self.name} AS {self.select_sql}"))
-            conn.execute(text(f"COMMENT ON VIEW {self.name} IS :comment"), {"comment": self.comment})
+            quoted = self.comment.replace("'", "''")  # COMMENT takes no bind parameters
+            conn.execute(text(f"COMMENT ON VIEW {self.name} IS '{quoted}'"))
         else:
             conn.execute(text(f"CREATE VIEW IF NOT EXISTS {self.name} AS {self.select_sql}"))
 
