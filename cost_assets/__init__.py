@@ -3,4 +3,5 @@
 import warnings
 
 # Single-run backfill policies are the design here, not an experiment to be warned about.
-warnings.filterwarnings("ignore", message=r".*`backfill_policy`.*beta", category=Warning)
+for _parameter in ("backfill_policy", "allow_nonexistent_upstream_partitions"):
+    warnings.filterwarnings("ignore", message=rf".*`{_parameter}`.*beta", category=Warning)

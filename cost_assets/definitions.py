@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from cost_assets.anomalies.alerts import AlertWebhook
+from cost_assets.anomalies.assets import cost_anomalies
+from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_schedule
 from cost_assets.resources.billing import BillingSourceResource
@@ -14,11 +17,18 @@ RESOURCES = {
     "warehouse": Warehouse(),
     "product_db": ProductDatabase(),
     "billing": BillingSourceResource(),
+    "alert_webhook": AlertWebhook(),
 }
 
 defs = Definitions(
-    assets=[billing_costs, customer_snapshots, service_metrics],
+    assets=[
+        billing_costs,
+        customer_snapshots,
+        service_metrics,
+        cost_anomalies,
+    ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
+    sensors=[cost_anomaly_alert_sensor, pipeline_failure_alert_sensor],
     resources=RESOURCES,
 )

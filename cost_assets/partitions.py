@@ -25,3 +25,9 @@ def window_days(window: TimeWindow) -> tuple[dt.date, dt.date]:
 
 def day_range(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def day_chunks(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date, dt.date]]:
+    """first..last cut into consecutive [start, end] spans of at most `days` days."""
+    starts = day_range(first, last)[::days]
+    return [(start, min(start + dt.timedelta(days=days - 1), last)) for start in starts]

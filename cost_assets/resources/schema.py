@@ -123,6 +123,18 @@ unallocated_costs = Table(
     comment="Effective cost that no rule placed on a customer, with the reason.",
 )
 
+customer_overhead_allocation = Table(
+    "customer_overhead_allocation",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("customer_id", String(128), primary_key=True, comment="Customer id"),
+    Column("reason", String(32), primary_key=True, comment="The unallocated_costs reason spread (rules file allocation.overhead.reasons)"),
+    Column("overhead_cost", Money, nullable=False, comment="Share of that day's unallocated cost of this reason, in USD"),
+    Column("proportion", Ratio, nullable=False, comment="Customer's share of the day's allocated cost, which sets its overhead share"),
+    comment="Unallocated cost of chosen reasons spread over customers by their allocated cost: "
+            "allocated + overhead is the fully loaded cost. Not additive with unallocated_costs.",
+)
+
 customer_unit_economics = Table(
     "customer_unit_economics",
     metadata,
@@ -130,11 +142,21 @@ customer_unit_economics = Table(
     Column("customer_id", String(128), primary_key=True, comment="Customer id"),
     Column("customer_name", Text, nullable=False, comment="Customer name"),
     Column("mrr", Money, nullable=True, comment="MRR in USD as of as_of_date"),
-    Column("monthly_infra_cost", Money, nullable=False, comment="Allocated cost over the trailing 30 days (direct)"),
+    Column("monthly_infra_cost", Money, nullable=False, comment="Allocated cost over the trailing 30 days (direct, without overhead); when some days have no data, their average over the days with data times 30"),
     Column("gross_margin_pct", Float, nullable=True, comment="(mrr - monthly_infra_cost) / mrr * 100; null when MRR is 0 or missing"),
     Column("cost_trend_pct", Float, nullable=True, comment="Change of the 30-day cost against the previous 30 days, %; null without a previous cost"),
-    Column("is_negative_margin", Boolean, nullable=False, comment="True when the cost exceeds the MRR"),
-    comment="Per-customer unit economics as of a day (trailing 30 days).",
+    Column("is_negative_margin", Boolean, nullable=False, comment="True when the cost exceeds the MRR (a missing MRR counts as 0)"),
+    Column("status", String(32), nullable=True, comment="Customer status as of as_of_date; null when the customer is no longer in customer_snapshots"),
+    Column("allocated_cost_30d", Money, nullable=False, comment="Allocated cost actually recorded over days as_of-29 .. as_of"),
+    Column("previous_30_days_cost", Money, nullable=True, comment="Like monthly_infra_cost for days as_of-59 .. as_of-30; null when none of them has data"),
+    Column("days_with_data", Integer, nullable=False, comment="Days of as_of-29 .. as_of with allocation data"),
+    Column("missing_days", Integer, nullable=False, comment="Days of as_of-29 .. as_of without allocation data (not counted as zero cost)"),
+    Column("overhead_cost", Money, nullable=False, comment="Spread overhead (customer_overhead_allocation) over the same 30 days, scaled like monthly_infra_cost"),
+    Column("fully_loaded_cost", Money, nullable=False, comment="monthly_infra_cost + overhead_cost"),
+    Column("fully_loaded_margin_pct", Float, nullable=True, comment="(mrr - fully_loaded_cost) / mrr * 100; null when MRR is 0 or missing"),
+    Column("is_negative_margin_fully_loaded", Boolean, nullable=False, comment="True when the fully loaded cost exceeds the MRR"),
+    Column("cost_breakdown", Text, nullable=False, comment='JSON array [{"service": ..., "cost": ...}] of monthly_infra_cost by service, largest first'),
+    comment="Per-customer unit economics as of a day (trailing 30 days): every active customer and every customer with allocated cost.",
 )
 
 service_cost_report = Table(
@@ -145,9 +167,16 @@ service_cost_report = Table(
     Column("team", String(128), nullable=False, comment="Owning team (largest cost share)"),
     Column("last_30_days_cost", Money, nullable=False, comment="Effective cost over days as_of-29 .. as_of"),
     Column("daily_average", Money, nullable=False, comment="last_30_days_cost / days with data"),
-    Column("trend_pct", Float, nullable=True, comment="Change against days as_of-59 .. as_of-30, %"),
+    Column("trend_pct", Float, nullable=True, comment="Change of the daily average against days as_of-59 .. as_of-30, %"),
     Column("cost_per_request", Float, nullable=True, comment="last_30_days_cost / requests; null without request data"),
-    comment="Per-service cost report as of a day.",
+    Column("previous_30_days_cost", Money, nullable=True, comment="Effective cost over days as_of-59 .. as_of-30; null when none of them has data"),
+    Column("days_with_data", Integer, nullable=False, comment="Days of as_of-29 .. as_of with daily_costs rows"),
+    Column("missing_days", Integer, nullable=False, comment="Days of as_of-29 .. as_of without daily_costs rows"),
+    Column("request_count", BigInteger, nullable=True, comment="Requests to the service over the 30 days (service_metrics); null without request data"),
+    Column("customers_served", Integer, nullable=False, comment="Customers with cost of this service allocated to them over the 30 days"),
+    Column("cost_per_customer", Float, nullable=True, comment="last_30_days_cost / customers_served; null when no customer was served"),
+    Column("top_cost_drivers", Text, nullable=False, comment='JSON array [{"awsService": ..., "cost": ...}]: the largest provider services of the 30 days'),
+    comment="Per-service cost report as of a day (every environment; trend on daily averages).",
 )
 
 team_costs = Table(
@@ -157,6 +186,11 @@ team_costs = Table(
     Column("team", String(128), primary_key=True, comment="Team"),
     Column("last_30_days_cost", Money, nullable=False, comment="Effective cost over days as_of-29 .. as_of"),
     Column("service_count", Integer, nullable=False, comment="Distinct services with cost in the window"),
+    Column("daily_average", Money, nullable=False, comment="last_30_days_cost / days with data"),
+    Column("previous_30_days_cost", Money, nullable=True, comment="Effective cost over days as_of-59 .. as_of-30; null when none of them has data"),
+    Column("trend_pct", Float, nullable=True, comment="Change of the daily average against days as_of-59 .. as_of-30, %"),
+    Column("days_with_data", Integer, nullable=False, comment="Days of as_of-29 .. as_of with daily_costs rows"),
+    Column("missing_days", Integer, nullable=False, comment="Days of as_of-29 .. as_of without daily_costs rows"),
     comment="Per-team cost as of a day.",
 )
 
@@ -170,5 +204,45 @@ cost_anomalies = Table(
     Column("impact_usd", Money, nullable=False, comment="actual_cost - expected_cost"),
     Column("score", Float, nullable=True, comment="Robust deviation score"),
     Column("severity", String(16), nullable=False, comment="warning or critical"),
-    comment="Cost anomalies per day and service.",
+    Column("detector", String(32), nullable=False, comment="seasonal (one-day test), drift (slow ramp or step) or new_service"),
+    Column("is_provisional", Boolean, nullable=False, comment="True while the day's costs are still estimated by the provider"),
+    Column("incident_id", String(256), nullable=False, comment="Consecutive anomalous days of a service share one incident id"),
+    Column("incident_start", Date, nullable=False, comment="First day of the incident"),
+    Column("incident_impact_usd", Money, nullable=False, comment="Impact summed from the incident's first day to this day"),
+    comment="Cost anomalies per day and service: actual against a weekday-aware robust baseline.",
+)
+
+off_hours_waste = Table(
+    "off_hours_waste",
+    metadata,
+    Column("as_of_date", Date, primary_key=True, comment="Last day of the trailing 30-day window (UTC days as_of-29 .. as_of)"),
+    Column("environment", String(64), primary_key=True, comment="Non-production environment (COST_WASTE_ENVIRONMENTS)"),
+    Column("service", String(128), primary_key=True, comment="Internal service (tag `service`)"),
+    Column("team", String(128), primary_key=True, comment="Owning team (tag `team`)"),
+    Column("total_cost", Money, nullable=False, comment="Effective cost in hourly_costs over the 30 days (hours observed only)"),
+    Column("off_hours_cost", Money, nullable=False, comment="Part of total_cost in hours outside working hours (local time of COST_WORK_TIMEZONE)"),
+    Column("schedulable_off_hours_cost", Money, nullable=False, comment="Part of off_hours_cost that a schedule could stop: charge category Usage, no per-month unit (GB-Mo), no storage service"),
+    Column("schedulable_share", Ratio, nullable=True, comment="schedulable_off_hours_cost / off_hours_cost; null when off_hours_cost is 0"),
+    Column("monthly_saving", Money, nullable=True, comment="Estimated monthly saving of stopping schedulable spend off-hours: schedulable_off_hours_cost x off_hours_expected / off_hours_observed x 30.4375 / 30; null when no off-hour was observed"),
+    Column("hours_expected", Integer, nullable=False, comment="Hours in the 30-day window (720)"),
+    Column("hours_observed", Integer, nullable=False, comment="Hours of the window with at least one hourly_costs row of the environment; missing hours are not counted as $0"),
+    Column("off_hours_expected", Integer, nullable=False, comment="Off-hours in the 30-day window under the working-hours settings"),
+    Column("off_hours_observed", Integer, nullable=False, comment="Off-hours with at least one hourly_costs row of the environment"),
+    Column("top_resources", Text, nullable=False, comment='JSON array [{"resourceId", "offHoursCost", "schedulableOffHoursCost", "monthlySaving"}]: the largest schedulable off-hours resources, [] without resource ids'),
+    Column("working_hours", String(128), nullable=False, comment="Working hours the row was computed with, e.g. 'mon-fri 08:00-20:00 UTC'"),
+    comment="Non-production spend outside working hours per as-of day, environment, service and team over the trailing 30 days, and what scheduling would save.",
+)
+
+rejected_cost_rows = Table(
+    "rejected_cost_rows",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day the row belongs to: its charge day, else the first day of its billing period"),
+    Column("file", String(1024), primary_key=True, comment="Billing file or s3:// object the row was read from"),
+    Column("row_number", BigInteger, primary_key=True, comment="1-based data row in the file (a CSV header is not counted)"),
+    Column("source", String(32), nullable=False, comment="Billing source: focus or cur2"),
+    Column("reason", Text, nullable=False, comment="Why the row could not be used, naming the column and the value"),
+    Column("billed_cost", Money, nullable=True, comment="The row's billed (unblended) cost in USD where it could be read"),
+    Column("effective_cost", Money, nullable=True, comment="The row's effective (amortized) cost in USD where it could be read"),
+    Column("raw", Text, nullable=False, comment="The row's values as read from the file (JSON object of the columns read)"),
+    comment="Billing-file rows that could not be parsed, kept instead of dropped. Rewritten per daily partition with daily_costs.",
 )

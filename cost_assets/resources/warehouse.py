@@ -56,6 +56,11 @@ def _records(frame: pd.DataFrame, table: Table) -> list[dict]:
     return subset.where(subset.notna(), None).to_dict("records")
 
 
+def read_frame(conn: Connection, query: Executable) -> pd.DataFrame:
+    """The rows of `query`, read on `conn` (so inside its transaction)."""
+    return pd.read_sql(query, conn)
+
+
 class Warehouse(ConfigurableResource):
     """Every output table lives here. `url` defaults to COST_WAREHOUSE_URL, else SQLite."""
 

@@ -1,0 +1,166 @@
+"""Anomaly alerts: which anomalies to post, the Slack payload, and the webhook.
+
+Pure selection and payload functions; the sensors in sensors.py wire them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+import pandas as pd
+import requests
+from dagster import ConfigurableResource
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from cost_assets import settings
+
+# Only anomalies this recent alert: backfilling history must not flood the channel.
+DEFAULT_RECENT_DAYS = 3
+# Incidents are remembered in the sensor cursor this long, then forgotten.
+CURSOR_RETENTION_DAYS = 120
+RETRYABLE_STATUSES = (500, 502, 503, 504)
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+
+
+def recent_days() -> int:
+    return settings.int_setting("COST_ALERT_RECENT_DAYS", DEFAULT_RECENT_DAYS)
+
+
+def ui_url() -> str:
+    return (settings.env("COST_DAGSTER_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+
+
+@dataclass
+class AlertCursor:
+    """The alert sensor's cursor: the last materialization seen and the incidents already posted."""
+
+    after_storage_id: Optional[int] = None
+    alerted: dict[str, str] = field(default_factory=dict)  # incident_id -> incident start day
+
+    def to_json(self) -> str:
+        return json.dumps({"after_storage_id": self.after_storage_id, "alerted": self.alerted}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: Optional[str]) -> "AlertCursor":
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(after_storage_id=data.get("after_storage_id"), alerted=dict(data.get("alerted", {})))
+
+    def forget_before(self, day: dt.date) -> None:
+        self.alerted = {k: v for k, v in self.alerted.items() if dt.date.fromisoformat(v) >= day}
+
+
+def select_alerts(anomalies: pd.DataFrame, cursor: AlertCursor, today: dt.date, recent: int) -> pd.DataFrame:
+    """One row per incident not yet alerted, among recent anomalies: its latest day.
+
+    A new incident alerts whatever its severity; an incident alerts only once,
+    however often its partitions are re-materialized.
+    """
+    if anomalies.empty:
+        return anomalies
+    recent_rows = anomalies[anomalies["date"] >= today - dt.timedelta(days=recent)]
+    fresh = recent_rows[~recent_rows["incident_id"].isin(cursor.alerted.keys())]
+    latest = fresh.sort_values(["incident_id", "date"]).groupby("incident_id").tail(1)
+    return latest.sort_values(["severity", "impact_usd"], ascending=[True, False])  # critical first
+
+
+def _usd(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"${value:,.2f}"
+
+
+def slack_payload(anomaly: dict, base_url: str) -> dict:
+    """Slack incoming-webhook JSON for one anomaly."""
+    day = anomaly["date"].isoformat() if hasattr(anomaly["date"], "isoformat") else str(anomaly["date"])
+    link = f"{base_url}/assets/cost_anomalies?partition={day}"
+    icon = ":rotating_light:" if anomaly["severity"] == "critical" else ":warning:"
+    provisional = " (provisional: the day is still estimated)" if anomaly.get("is_provisional") else ""
+    headline = (
+        f"{icon} {anomaly['severity'].upper()} cost anomaly: {anomaly['service']} on {day}{provisional}"
+    )
+    details = (
+        f"Actual {_usd(anomaly['actual_cost'])} vs expected {_usd(anomaly['expected_cost'])} "
+        f"(impact {_usd(anomaly['impact_usd'])}, score {anomaly['score']:.1f}). "
+        f"Incident {anomaly['incident_id']} since {anomaly['incident_start']}, "
+        f"running impact {_usd(anomaly['incident_impact_usd'])}."
+    )
+    return {
+        "text": f"{headline}. {details} {link}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline}*"}},
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*Service*\n{anomaly['service']}"},
+                    {"type": "mrkdwn", "text": f"*Day*\n{day}"},
+                    {"type": "mrkdwn", "text": f"*Actual*\n{_usd(anomaly['actual_cost'])}"},
+                    {"type": "mrkdwn", "text": f"*Expected*\n{_usd(anomaly['expected_cost'])}"},
+                    {"type": "mrkdwn", "text": f"*Impact*\n{_usd(anomaly['impact_usd'])}"},
+                    {"type": "mrkdwn", "text": f"*Incident*\n{anomaly['incident_id']}"},
+                ],
+            },
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"<{link}|Open cost_anomalies in Dagster>"}},
+        ],
+    }
+
+
+def run_failure_payload(job_name: str, run_id: str, message: str, base_url: str) -> dict:
+    link = f"{base_url}/runs/{run_id}"
+    return {"text": f":x: Cost pipeline run failed: {job_name} ({run_id[:8]}): {message[:500]} {link}"}
+
+
+class Delivery(Enum):
+    SENT = "sent"
+    LOGGED_ONLY = "logged_only"  # no webhook configured
+    REJECTED = "rejected"  # 4xx: the payload or the webhook is wrong; retrying will not help
+    FAILED = "failed"  # 5xx after retries, or unreachable: try again next tick
+
+
+class AlertWebhook(ConfigurableResource):
+    """Slack-compatible incoming webhook; `url` defaults to COST_ALERT_WEBHOOK_URL.
+
+    The URL is a secret: it is never logged, and errors are reported by status only.
+    """
+
+    url: Optional[str] = None
+    retries: int = 3
+    backoff_seconds: float = 0.2
+    timeout_seconds: float = 10.0
+
+    def _session(self) -> requests.Session:
+        retry = Retry(
+            total=self.retries,
+            status_forcelist=RETRYABLE_STATUSES,
+            allowed_methods=frozenset({"POST"}),
+            backoff_factor=self.backoff_seconds,
+            raise_on_status=False,
+        )
+        session = requests.Session()
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        return session
+
+    def post(self, payload: dict, log: logging.Logger) -> Delivery:
+        url = self.url or settings.env("COST_ALERT_WEBHOOK_URL")
+        if not url:
+            log.info("alert (COST_ALERT_WEBHOOK_URL unset, not posted): %s", payload["text"])
+            return Delivery.LOGGED_ONLY
+        try:
+            with self._session() as session:
+                response = session.post(url, json=payload, timeout=self.timeout_seconds)
+        except requests.RequestException as exc:
+            log.warning("alert webhook unreachable (%s); will retry next tick", type(exc).__name__)
+            return Delivery.FAILED
+        if response.status_code < 300:
+            return Delivery.SENT
+        if response.status_code < 500:
+            log.warning("alert webhook refused the alert with HTTP %s; not retried", response.status_code)
+            return Delivery.REJECTED
+        log.warning("alert webhook answered HTTP %s after retries; will retry next tick", response.status_code)
+        return Delivery.FAILED

@@ -1,0 +1,36 @@
+"""Warehouse queries of the anomaly assets and sensors (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from cost_assets.resources.schema import cost_anomalies, daily_costs
+from cost_assets.resources.warehouse import Warehouse
+
+
+def service_days(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Effective cost per service and day, with whether the day is still estimated."""
+    query = (
+        select(
+            daily_costs.c.date,
+            daily_costs.c.service,
+            func.sum(daily_costs.c.effective_cost).label("cost"),
+            func.max(daily_costs.c.is_estimated).label("is_estimated"),
+        )
+        .where(daily_costs.c.date.between(first, last))
+        .group_by(daily_costs.c.date, daily_costs.c.service)
+    )
+    frame = warehouse.read(query)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["is_estimated"] = frame["is_estimated"].astype(bool)
+    return frame
+
+
+def anomalies_on(warehouse: Warehouse, days: list[dt.date]) -> pd.DataFrame:
+    frame = warehouse.read(select(cost_anomalies).where(cost_anomalies.c.date.in_(days)))
+    for column in ("date", "incident_start"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame

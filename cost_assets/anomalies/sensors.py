@@ -1,0 +1,72 @@
+"""Alert sensors: anomalies from cost_anomalies materializations, and failed runs."""
+
+import datetime as dt
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from cost_assets.anomalies import queries
+from cost_assets.anomalies.alerts import (
+    CURSOR_RETENTION_DAYS,
+    AlertCursor,
+    AlertWebhook,
+    Delivery,
+    recent_days,
+    run_failure_payload,
+    select_alerts,
+    slack_payload,
+    ui_url,
+)
+from cost_assets.resources.warehouse import Warehouse
+
+ANOMALIES_KEY = AssetKey("cost_anomalies")
+EVENTS_PER_TICK = 1000
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+@sensor(name="cost_anomaly_alerts", minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Posts new anomaly incidents of recent days to COST_ALERT_WEBHOOK_URL, once per incident.")
+def cost_anomaly_alert_sensor(context: SensorEvaluationContext, warehouse: Warehouse, alert_webhook: AlertWebhook):
+    cursor = AlertCursor.from_json(context.cursor)
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=ANOMALIES_KEY, after_storage_id=cursor.after_storage_id),
+        limit=EVENTS_PER_TICK, ascending=True,
+    ).records
+    if not records:
+        return SkipReason("no new cost_anomalies materializations")
+    today = _utc_today()
+    recent = recent_days()
+    days = sorted({dt.date.fromisoformat(r.partition_key) for r in records if r.partition_key})
+    days = [d for d in days if d >= today - dt.timedelta(days=recent)]
+    alerts = select_alerts(queries.anomalies_on(warehouse, days), cursor, today, recent) if days else []
+    failed = 0
+    for alert in ([] if len(alerts) == 0 else alerts.to_dict("records")):
+        delivery = alert_webhook.post(slack_payload(alert, ui_url()), context.log)
+        if delivery is Delivery.FAILED:
+            failed += 1
+        else:
+            cursor.alerted[alert["incident_id"]] = alert["incident_start"].isoformat()
+    if not failed:  # otherwise read the same materializations again next tick
+        cursor.after_storage_id = records[-1].storage_id
+    cursor.forget_before(today - dt.timedelta(days=CURSOR_RETENTION_DAYS))
+    return SensorResult(cursor=cursor.to_json())
+
+
+@run_failure_sensor(name="pipeline_failure_alerts", default_status=DefaultSensorStatus.RUNNING,
+                    description="Posts failed pipeline runs to the same alert channel.")
+def pipeline_failure_alert_sensor(context: RunFailureSensorContext, alert_webhook: AlertWebhook):
+    run = context.dagster_run
+    message = context.failure_event.message or "run failed"
+    alert_webhook.post(run_failure_payload(run.job_name, run.run_id, message, ui_url()), context.log)

@@ -1,0 +1,174 @@
+"""The cost API and finance dashboard: a FastAPI app over the warehouse (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import plotly
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from cost_assets.api import models, queries
+from cost_assets.resources.warehouse import engine_for
+
+log = logging.getLogger("cost_api")
+STATIC = Path(__file__).with_name("static")
+# The charting library ships inside the plotly package: no CDN at run time.
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+MAX_DAYS = 730
+SESSION_COOKIE = "cost_api_token"
+NOT_FOUND = {404: {"model": models.ErrorBody}, 401: {"model": models.ErrorBody}}
+
+AsOf = Annotated[Optional[dt.date], Query(description="YYYY-MM-DD; default: the latest day with data")]
+
+
+def _money(value) -> float:
+    return round(float(value), 2)
+
+
+def _optional(value, digits: int = 2) -> Optional[float]:
+    return None if value is None or pd.isna(value) else round(float(value), digits)
+
+
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = False) -> FastAPI:
+    """The app. Without a token it refuses to exist unless `allow_no_auth` says so."""
+    if not token and not allow_no_auth:
+        raise ValueError("COST_API_TOKEN is not set: refusing to serve cost data without auth (use --insecure-no-auth to override)")
+    engine: Engine = engine_for(warehouse_url)
+    app = FastAPI(title="Cost API", version="1.0", description="Per-customer, per-service and per-team cloud costs.")
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
+        if not token:
+            return
+        offered = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE, "")
+        if not hmac.compare_digest(offered.encode(), token.encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def rows(statement) -> list[dict]:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(statement)]
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> JSONResponse:  # no stack traces to clients
+        log.exception("error serving %s", request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    auth = [Depends(authorized)]
+
+    @app.get("/costs/teams", response_model=models.Teams, dependencies=auth, responses=NOT_FOUND)
+    def get_teams(as_of: AsOf = None):
+        found = rows(queries.teams(as_of))
+        return {
+            "asOf": _day(found[0]["as_of_date"]) if found else as_of,
+            "teams": [{"team": r["team"], "totalCost": _money(r["last_30_days_cost"]), "serviceCount": int(r["service_count"])} for r in found],
+        }
+
+    @app.get("/costs/services", response_model=models.Services, dependencies=auth, responses=NOT_FOUND)
+    def get_services(as_of: AsOf = None):
+        found = rows(queries.services(as_of))
+        return {
+            "asOf": _day(found[0]["as_of_date"]) if found else as_of,
+            "services": [
+                {"service": r["service"], "team": r["team"], "last30DaysCost": _money(r["last_30_days_cost"]),
+                 "trend": _optional(r["trend_pct"], 1)}
+                for r in found
+            ],
+        }
+
+    @app.get("/costs/services/{name}", response_model=models.ServiceReport, dependencies=auth, responses=NOT_FOUND)
+    def get_service(name: Annotated[str, PathParam(max_length=128)], as_of: AsOf = None):
+        found = rows(queries.service(name, as_of))
+        if not found:
+            raise HTTPException(status_code=404, detail=f"no cost report for service {name!r}")
+        r = found[0]
+        return {
+            "service": r["service"], "team": r["team"], "asOf": _day(r["as_of_date"]),
+            "last30DaysCost": _money(r["last_30_days_cost"]), "dailyAverage": _money(r["daily_average"]),
+            "trend": _optional(r["trend_pct"], 1), "topCostDrivers": json.loads(r["top_cost_drivers"]),
+            "costPerRequest": _optional(r["cost_per_request"], 8), "costPerCustomer": _optional(r["cost_per_customer"]),
+            "missingDays": int(r["missing_days"]),
+        }
+
+    def economics(r: dict) -> dict:
+        return {
+            "customerId": r["customer_id"], "customerName": r["customer_name"], "asOf": _day(r["as_of_date"]),
+            "mrr": _optional(r["mrr"]), "monthlyInfraCost": _money(r["monthly_infra_cost"]),
+            "grossMargin": _optional(r["gross_margin_pct"]), "costBreakdown": json.loads(r["cost_breakdown"]),
+            "costTrend": _optional(r["cost_trend_pct"], 1), "isNegativeMargin": bool(r["is_negative_margin"]),
+            "fullyLoadedCost": _money(r["fully_loaded_cost"]), "fullyLoadedMargin": _optional(r["fully_loaded_margin_pct"]),
+            "missingDays": int(r["missing_days"]),
+        }
+
+    @app.get("/costs/customers/{customer_id}", response_model=models.CustomerEconomics, dependencies=auth, responses=NOT_FOUND)
+    def get_customer(customer_id: Annotated[str, PathParam(max_length=128)], as_of: AsOf = None):
+        found = rows(queries.customers(as_of, customer_id))
+        if not found:
+            raise HTTPException(status_code=404, detail=f"no unit economics for customer {customer_id!r}")
+        return economics(found[0])
+
+    @app.get("/costs/customers", response_model=models.Customers, dependencies=auth, responses=NOT_FOUND)
+    def get_customers(as_of: AsOf = None):
+        found = [economics(r) for r in rows(queries.customers(as_of))]
+        return {"asOf": found[0]["asOf"] if found else as_of, "customers": found}
+
+    @app.get("/costs/anomalies", response_model=models.Anomalies, dependencies=auth, responses=NOT_FOUND)
+    def get_anomalies(as_of: AsOf = None):
+        return {"anomalies": [
+            {
+                "service": r["service"], "date": _day(r["date"]), "currentDaily": _money(r["actual_cost"]),
+                "expectedDaily": _optional(r["expected_cost"]), "impactUsd": _money(r["impact_usd"]),
+                "deviation": _optional(r["score"], 1), "severity": r["severity"], "detector": r["detector"],
+                "incidentId": r["incident_id"], "incidentStart": _day(r["incident_start"]),
+                "isProvisional": bool(r["is_provisional"]),
+            }
+            for r in rows(queries.anomalies(as_of))
+        ]}
+
+    @app.get("/costs/trend", response_model=models.Trend, dependencies=auth, responses=NOT_FOUND)
+    def get_trend(days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30, as_of: AsOf = None):
+        trend: dict[dt.date, dict] = {}
+        for r in rows(queries.trend(as_of, days)):
+            day = trend.setdefault(_day(r["date"]), {"date": _day(r["date"]), "total": 0.0, "byTeam": {}})
+            day["byTeam"][r["team"]] = _money(r["cost"])
+            day["total"] += float(r["cost"])
+        for day in trend.values():
+            day["total"] = _money(day["total"])
+        return {"trend": list(trend.values())}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):
+        try:
+            authorized(request, credentials)
+        except HTTPException:
+            return FileResponse(STATIC / "login.html", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return FileResponse(STATIC / "dashboard.html")
+
+    @app.post("/session", include_in_schema=False, dependencies=auth)
+    def start_session(credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):
+        """Trade a bearer token for an HttpOnly cookie, so the dashboard page can load."""
+        response = JSONResponse({"ok": True})
+        if token and credentials:
+            response.set_cookie(SESSION_COOKIE, credentials.credentials, httponly=True, samesite="strict")
+        return response
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.-]+$")]):
+        path = PLOTLY_JS if name == PLOTLY_JS.name else STATIC / name
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail="not found")
+        return FileResponse(path)
+
+    return app

@@ -1,0 +1,106 @@
+"""Response shapes of the cost API (CONTRACT §6); they are also its OpenAPI schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from pydantic import BaseModel
+
+
+class Team(BaseModel):
+    team: str
+    totalCost: float
+    serviceCount: int
+
+
+class Teams(BaseModel):
+    asOf: Optional[dt.date]
+    teams: list[Team]
+
+
+class CostDriver(BaseModel):
+    awsService: str
+    cost: float
+
+
+class ServiceReport(BaseModel):
+    service: str
+    team: str
+    asOf: dt.date
+    last30DaysCost: float
+    dailyAverage: float
+    trend: Optional[float]
+    topCostDrivers: list[CostDriver]
+    costPerRequest: Optional[float]
+    costPerCustomer: Optional[float]
+    missingDays: int
+
+
+class ServiceSummary(BaseModel):
+    service: str
+    team: str
+    last30DaysCost: float
+    trend: Optional[float]
+
+
+class Services(BaseModel):
+    asOf: Optional[dt.date]
+    services: list[ServiceSummary]
+
+
+class ServiceCost(BaseModel):
+    service: str
+    cost: float
+
+
+class CustomerEconomics(BaseModel):
+    customerId: str
+    customerName: str
+    asOf: dt.date
+    mrr: Optional[float]
+    monthlyInfraCost: float
+    grossMargin: Optional[float]
+    costBreakdown: list[ServiceCost]
+    costTrend: Optional[float]
+    isNegativeMargin: bool
+    fullyLoadedCost: float
+    fullyLoadedMargin: Optional[float]
+    missingDays: int
+
+
+class Customers(BaseModel):
+    asOf: Optional[dt.date]
+    customers: list[CustomerEconomics]
+
+
+class Anomaly(BaseModel):
+    service: str
+    date: dt.date
+    currentDaily: float
+    expectedDaily: Optional[float]
+    impactUsd: float
+    deviation: Optional[float]
+    severity: str
+    detector: str
+    incidentId: str
+    incidentStart: dt.date
+    isProvisional: bool
+
+
+class Anomalies(BaseModel):
+    anomalies: list[Anomaly]
+
+
+class TrendDay(BaseModel):
+    date: dt.date
+    total: float
+    byTeam: dict[str, float]
+
+
+class Trend(BaseModel):
+    trend: list[TrendDay]
+
+
+class ErrorBody(BaseModel):
+    detail: str

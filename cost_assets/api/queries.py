@@ -1,0 +1,84 @@
+"""The API's queries: one statement per endpoint, parameterized, SQLAlchemy Core.
+
+`as_of` defaults to the latest day with data inside the same statement, so no
+endpoint needs a second round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, and_, bindparam, func, literal, select
+
+from cost_assets.api.sql import days_before
+from cost_assets.resources.schema import (
+    cost_anomalies,
+    customer_unit_economics,
+    daily_costs,
+    service_cost_report,
+    team_costs,
+)
+
+ANOMALY_DAYS = 7  # "open" anomalies: those of the last week up to as_of
+
+
+def _as_of(column, as_of: dt.date | None, latest_of):
+    """`as_of` when given, else the latest value of `latest_of`."""
+    latest = select(func.max(latest_of)).scalar_subquery()
+    return column == (literal(as_of) if as_of else latest)
+
+
+def teams(as_of: dt.date | None) -> Select:
+    return (
+        select(team_costs.c.team, team_costs.c.last_30_days_cost, team_costs.c.service_count, team_costs.c.as_of_date)
+        .where(_as_of(team_costs.c.as_of_date, as_of, team_costs.c.as_of_date))
+        .order_by(team_costs.c.last_30_days_cost.desc(), team_costs.c.team)
+    )
+
+
+def services(as_of: dt.date | None) -> Select:
+    report = service_cost_report.c
+    return (
+        select(report.service, report.team, report.last_30_days_cost, report.trend_pct, report.as_of_date)
+        .where(_as_of(report.as_of_date, as_of, report.as_of_date))
+        .order_by(report.last_30_days_cost.desc(), report.service)
+    )
+
+
+def service(name: str, as_of: dt.date | None) -> Select:
+    return select(service_cost_report).where(
+        service_cost_report.c.service == bindparam("service_name", name),
+        _as_of(service_cost_report.c.as_of_date, as_of, service_cost_report.c.as_of_date),
+    )
+
+
+def customers(as_of: dt.date | None, customer_id: str | None = None) -> Select:
+    economics = customer_unit_economics.c
+    query = select(customer_unit_economics).where(_as_of(economics.as_of_date, as_of, economics.as_of_date))
+    if customer_id is None:
+        return query.where(economics.status == "active").order_by(
+            economics.gross_margin_pct.is_(None).desc(), economics.gross_margin_pct, economics.customer_id
+        )
+    return query.where(economics.customer_id == bindparam("customer_id", customer_id))
+
+
+def _window(column, as_of: dt.date | None, days: int):
+    last = literal(as_of) if as_of else select(func.max(daily_costs.c.date)).scalar_subquery()
+    return and_(column <= last, column > days_before(last, literal(days)))
+
+
+def anomalies(as_of: dt.date | None) -> Select:
+    return (
+        select(cost_anomalies)
+        .where(_window(cost_anomalies.c.date, as_of, ANOMALY_DAYS))
+        .order_by(cost_anomalies.c.date.desc(), cost_anomalies.c.severity, cost_anomalies.c.impact_usd.desc())
+    )
+
+
+def trend(as_of: dt.date | None, days: int) -> Select:
+    return (
+        select(daily_costs.c.date, daily_costs.c.team, func.sum(daily_costs.c.effective_cost).label("cost"))
+        .where(_window(daily_costs.c.date, as_of, days))
+        .group_by(daily_costs.c.date, daily_costs.c.team)
+        .order_by(daily_costs.c.date, daily_costs.c.team)
+    )

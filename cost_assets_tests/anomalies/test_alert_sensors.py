@@ -1,0 +1,179 @@
+"""Alert sensors against a real local HTTP server standing in for Slack."""
+
+import datetime as dt
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from dagster import DagsterInstance, build_run_status_sensor_context, build_sensor_context, asset, materialize, DagsterEventType
+
+from cost_assets.anomalies import sensors
+from cost_assets.anomalies.alerts import AlertCursor, AlertWebhook
+from cost_assets.anomalies.assets import cost_anomalies
+from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
+from cost_assets.ingestion.assets import billing_costs
+from cost_assets_tests.helpers import materialize_days
+
+SPIKE = dt.date(2026, 11, 10)
+
+
+class FakeSlack:
+    """Records posted JSON; answers with the queued statuses, then 200."""
+
+    def __init__(self):
+        self.posts: list[dict] = []
+        self.statuses: list[int] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                fake.posts.append(json.loads(body))
+                status = fake.statuses.pop(0) if fake.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok" if status == 200 else b"error")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/SECRETTOKEN"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def spike_pipeline(sqlite_warehouse, monkeypatch):
+    """The demo through cost_anomalies up to two days into the Lambda spike, seen from that day."""
+    monkeypatch.setattr(sensors, "_utc_today", lambda: SPIKE + dt.timedelta(days=1))
+    instance = DagsterInstance.ephemeral()
+    materialize_days([billing_costs, cost_anomalies], sqlite_warehouse, dt.date(2026, 8, 1), SPIKE + dt.timedelta(days=1),
+                     instance=instance)
+    return instance, sqlite_warehouse
+
+
+def tick(instance, warehouse, webhook, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor,
+                                   resources={"warehouse": warehouse, "alert_webhook": webhook})
+    result = cost_anomaly_alert_sensor(context)
+    return getattr(result, "cursor", cursor)
+
+
+def webhook(slack: FakeSlack) -> AlertWebhook:
+    return AlertWebhook(url=slack.url, retries=3, backoff_seconds=0.01)
+
+
+def test_a_new_incident_is_posted_once_with_slack_payload(spike_pipeline, slack):
+    instance, warehouse = spike_pipeline
+    cursor = tick(instance, warehouse, webhook(slack))
+    assert len(slack.posts) == 1
+    payload = slack.posts[0]
+    assert payload["text"].startswith(":rotating_light: CRITICAL cost anomaly: notifications on 2026-11-11")
+    assert "Actual $" in payload["text"] and "vs expected $" in payload["text"] and "impact $" in payload["text"]
+    assert "http://127.0.0.1:3000/assets/cost_anomalies?partition=2026-11-11" in payload["text"]
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in payload["blocks"][1]["fields"]}
+    assert fields["*Service*"] == "notifications"
+    assert fields["*Incident*"] == "notifications:2026-11-10"
+    assert float(fields["*Actual*"].strip("$").replace(",", "")) > 3000
+    assert AlertCursor.from_json(cursor).alerted == {"notifications:2026-11-10": "2026-11-10"}
+
+    # Re-materializing the incident's days, or a later tick, posts nothing new.
+    materialize_days([cost_anomalies], warehouse, SPIKE, SPIKE + dt.timedelta(days=1), instance=instance)
+    cursor = tick(instance, warehouse, webhook(slack), cursor)
+    cursor = tick(instance, warehouse, webhook(slack), cursor)
+    assert len(slack.posts) == 1
+
+
+def test_backfilling_old_history_does_not_alert(sqlite_warehouse, slack, monkeypatch):
+    monkeypatch.setattr(sensors, "_utc_today", lambda: dt.date(2026, 11, 26))
+    instance = DagsterInstance.ephemeral()
+    materialize_days([billing_costs, cost_anomalies], sqlite_warehouse, dt.date(2026, 8, 1), dt.date(2026, 11, 15),
+                     instance=instance)
+    assert sqlite_warehouse.read("SELECT COUNT(*) AS n FROM cost_anomalies")["n"].iloc[0] > 0
+    cursor = tick(instance, sqlite_warehouse, webhook(slack))
+    assert slack.posts == []
+    assert AlertCursor.from_json(cursor).after_storage_id is not None
+
+
+def test_5xx_is_retried_and_then_delivered(spike_pipeline, slack):
+    instance, warehouse = spike_pipeline
+    slack.statuses = [503, 502]
+    cursor = tick(instance, warehouse, webhook(slack))
+    assert len(slack.posts) == 3
+    assert "notifications:2026-11-10" in AlertCursor.from_json(cursor).alerted
+
+
+def test_5xx_after_all_retries_is_tried_again_next_tick(spike_pipeline, slack):
+    instance, warehouse = spike_pipeline
+    slack.statuses = [500] * 4
+    cursor = tick(instance, warehouse, webhook(slack))
+    assert len(slack.posts) == 4 and AlertCursor.from_json(cursor).alerted == {}
+    cursor = tick(instance, warehouse, webhook(slack), cursor)
+    assert len(slack.posts) == 5
+    assert "notifications:2026-11-10" in AlertCursor.from_json(cursor).alerted
+
+
+def logged(caplog, capfd) -> str:
+    """What the sensor logged, through Python logging or Dagster's console handler."""
+    return caplog.text + "".join(capfd.readouterr())
+
+
+def test_4xx_is_logged_without_the_url_and_does_not_crash(spike_pipeline, slack, caplog, capfd):
+    instance, warehouse = spike_pipeline
+    slack.statuses = [400]
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO):
+        cursor = tick(instance, warehouse, webhook(slack))
+    text = logged(caplog, capfd)
+    assert len(slack.posts) == 1  # a 4xx is not retried
+    assert "HTTP 400" in text
+    assert "SECRETTOKEN" not in text and slack.url not in text
+    assert "notifications:2026-11-10" in AlertCursor.from_json(cursor).alerted
+
+
+def test_without_a_webhook_alerts_are_only_logged(spike_pipeline, monkeypatch, caplog, capfd):
+    instance, warehouse = spike_pipeline
+    monkeypatch.delenv("COST_ALERT_WEBHOOK_URL", raising=False)
+    with caplog.at_level(logging.INFO):
+        tick(instance, warehouse, AlertWebhook())
+    text = logged(caplog, capfd)
+    assert "COST_ALERT_WEBHOOK_URL unset, not posted" in text
+    assert "notifications on 2026-11-11" in text
+
+
+def test_cursor_round_trips():
+    cursor = AlertCursor(after_storage_id=42, alerted={"api:2026-01-01": "2026-01-01", "cdn:2025-01-01": "2025-01-01"})
+    restored = AlertCursor.from_json(cursor.to_json())
+    assert restored == cursor
+    restored.forget_before(dt.date(2025, 6, 1))
+    assert restored.alerted == {"api:2026-01-01": "2026-01-01"}
+
+
+def test_failed_runs_are_posted_to_the_same_channel(slack):
+    @asset
+    def broken_asset():
+        raise RuntimeError("warehouse exploded")
+
+    instance = DagsterInstance.ephemeral()
+    result = materialize([broken_asset], instance=instance, raise_on_error=False)
+    failure = next(e for e in instance.all_logs(result.run_id) if e.dagster_event and e.dagster_event.event_type == DagsterEventType.RUN_FAILURE)
+    context = build_run_status_sensor_context(
+        sensor_name="pipeline_failure_alerts", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=failure.dagster_event, resources={"alert_webhook": webhook(slack)},
+    ).for_run_failure()
+    pipeline_failure_alert_sensor(context)
+    assert len(slack.posts) == 1
+    assert slack.posts[0]["text"].startswith(":x: Cost pipeline run failed: __ephemeral_asset_job__")
+    assert f"/runs/{result.run_id}" in slack.posts[0]["text"]

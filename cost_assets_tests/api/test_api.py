@@ -1,0 +1,127 @@
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from cost_assets.api.app import create_app
+from cost_assets_tests.api.conftest import AUTH, EARLIER, LATEST, TOKEN
+
+ENDPOINTS = ["/costs/teams", "/costs/services", "/costs/services/shared-db", "/costs/customers/c1",
+             "/costs/customers", "/costs/anomalies", "/costs/trend?days=7"]
+
+
+@pytest.mark.parametrize("path", ENDPOINTS + ["/"])
+def test_every_endpoint_refuses_a_missing_or_wrong_token(client, path):
+    assert client.get(path).status_code == 401
+    wrong = client.get(path, headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 401
+    assert "Traceback" not in wrong.text
+
+
+def test_teams(client):
+    body = client.get("/costs/teams", headers=AUTH).json()
+    assert body == {"asOf": "2026-03-31", "teams": [
+        {"team": "platform", "totalCost": 3000.0, "serviceCount": 3},
+        {"team": "core", "totalCost": 1500.0, "serviceCount": 2},
+    ]}
+    earlier = client.get(f"/costs/teams?as_of={EARLIER}", headers=AUTH).json()
+    assert earlier["teams"] == [{"team": "platform", "totalCost": 2000.0, "serviceCount": 1}]
+
+
+def test_service_report(client):
+    body = client.get("/costs/services/shared-db", headers=AUTH).json()
+    assert body == {
+        "service": "shared-db", "team": "platform", "asOf": "2026-03-31", "last30DaysCost": 2400.0,
+        "dailyAverage": 80.0, "trend": 12.5,
+        "topCostDrivers": [{"awsService": "Amazon Relational Database Service", "cost": 2400.0}],
+        "costPerRequest": 0.0004, "costPerCustomer": 800.0, "missingDays": 0,
+    }
+    cdn = client.get("/costs/services/cdn", headers=AUTH).json()
+    assert cdn["costPerRequest"] is None and cdn["trend"] is None and cdn["missingDays"] == 2
+
+
+def test_service_list_is_largest_first(client):
+    body = client.get("/costs/services", headers=AUTH).json()
+    assert [s["service"] for s in body["services"]] == ["shared-db", "cdn"]
+
+
+def test_unknown_service_or_customer_is_404(client):
+    assert client.get("/costs/services/nope", headers=AUTH).status_code == 404
+    response = client.get("/costs/customers/nope", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no unit economics for customer 'nope'"}
+
+
+def test_customer_economics_and_as_of(client):
+    body = client.get("/costs/customers/c1", headers=AUTH).json()
+    assert body["customerName"] == "Profitable Co"
+    assert body["mrr"] == 5000.0 and body["monthlyInfraCost"] == 1000.0 and body["grossMargin"] == 80.0
+    assert body["costBreakdown"] == [{"service": "shared-db", "cost": 750.0}, {"service": "cdn", "cost": 250.0}]
+    assert body["costTrend"] == 5.0 and body["isNegativeMargin"] is False
+    earlier = client.get(f"/costs/customers/c1?as_of={EARLIER}", headers=AUTH).json()
+    assert earlier["monthlyInfraCost"] == 4000.0 and earlier["asOf"] == EARLIER.isoformat()
+
+
+def test_customer_list_is_active_customers_lowest_margin_first_with_null_margins_first(client):
+    body = client.get("/costs/customers", headers=AUTH).json()
+    assert [(c["customerId"], c["grossMargin"]) for c in body["customers"]] == [("c3", None), ("c2", -50.0), ("c1", 80.0)]
+
+
+def test_anomalies_are_those_of_the_last_week(client):
+    body = client.get("/costs/anomalies", headers=AUTH).json()
+    assert body == {"anomalies": [{
+        "service": "notifications", "date": "2026-03-31", "currentDaily": 4000.0, "expectedDaily": 45.0,
+        "impactUsd": 3955.0, "deviation": 790.2, "severity": "critical", "detector": "seasonal",
+        "incidentId": "notifications:2026-03-31", "incidentStart": "2026-03-31", "isProvisional": True,
+    }]}
+    march = client.get("/costs/anomalies?as_of=2026-03-05", headers=AUTH).json()
+    assert [a["service"] for a in march["anomalies"]] == ["api"]
+
+
+def test_trend_days_and_as_of(client):
+    body = client.get("/costs/trend?days=3", headers=AUTH).json()
+    assert [d["date"] for d in body["trend"]] == ["2026-03-29", "2026-03-30", "2026-03-31"]
+    assert body["trend"][0] == {"date": "2026-03-29", "total": 150.0, "byTeam": {"core": 50.0, "platform": 100.0}}
+    shifted = client.get("/costs/trend?days=2&as_of=2026-03-10", headers=AUTH).json()
+    assert [d["date"] for d in shifted["trend"]] == ["2026-03-09", "2026-03-10"]
+    assert len(client.get("/costs/trend?days=730", headers=AUTH).json()["trend"]) == 40
+
+
+@pytest.mark.parametrize("query", ["days=0", "days=731", "days=abc", "as_of=2026-13-01", "as_of=yesterday"])
+def test_bad_parameters_are_422(client, query):
+    response = client.get(f"/costs/trend?{query}", headers=AUTH)
+    assert response.status_code == 422
+
+
+def test_errors_do_not_leak_stack_traces(client, api_warehouse):
+    with api_warehouse.engine.begin() as conn:
+        conn.execute(text("DROP TABLE team_costs"))
+    response = client.get("/costs/teams", headers=AUTH)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error"}
+
+
+def test_the_dashboard_needs_the_token_and_a_session_cookie_opens_it(client):
+    refused = client.get("/")
+    assert refused.status_code == 401 and "API token" in refused.text
+    assert client.post("/session", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    session = client.post("/session", headers=AUTH)
+    assert session.status_code == 200 and "httponly" in session.headers["set-cookie"].lower()
+    page = client.get("/")
+    assert page.status_code == 200 and "plotly.min.js" in page.text
+    assert client.get("/costs/teams").status_code == 200  # the cookie works for the API too
+    assert client.get("/static/plotly.min.js").status_code == 200
+
+
+def test_the_app_refuses_to_start_without_a_token(api_warehouse):
+    with pytest.raises(ValueError, match="COST_API_TOKEN is not set"):
+        create_app(api_warehouse.resolved_url, None)
+    open_app = create_app(api_warehouse.resolved_url, None, allow_no_auth=True)
+    from fastapi.testclient import TestClient
+    assert TestClient(open_app).get("/costs/teams").status_code == 200
+
+
+def test_openapi_lists_the_contract_endpoints(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/costs/teams", "/costs/services/{name}", "/costs/customers/{customer_id}", "/costs/customers",
+            "/costs/anomalies", "/costs/trend"} <= set(paths)
