@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import pandas as pd
 import plotly
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -27,7 +28,42 @@ MAX_DAYS = 730
 SESSION_COOKIE = "cost_api_token"
 NOT_FOUND = {404: {"model": models.ErrorBody}, 401: {"model": models.ErrorBody}}
 
-AsOf = Annotated[Optional[dt.date], Query(description="YYYY-MM-DD; default: the latest day with data")]
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def parse_as_of(
+    as_of: Annotated[Optional[str], Query(pattern=DAY_PATTERN, json_schema_extra={"format": "date"},
+                                         description="YYYY-MM-DD; default: the latest day with data")] = None,
+) -> Optional[dt.date]:
+    """A strict YYYY-MM-DD day (pydantic alone would also take `0` as 1970-01-01)."""
+    if as_of is None:
+        return None
+    try:
+        return dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ("query", "as_of"), "msg": f"{as_of!r} is not a calendar day", "type": "value_error"}]
+        ) from None
+
+
+AsOf = Annotated[Optional[dt.date], Depends(parse_as_of)]
+
+
+def _query_names(dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub_dependant in dependant.dependencies:
+        names |= _query_names(sub_dependant)
+    return names
+
+
+def known_parameters_only(request: Request) -> None:
+    """A misspelt parameter (`?asof=`) must not silently answer for another day."""
+    allowed = _query_names(request.scope["route"].dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "unknown query parameter", "type": "value_error"} for name in unknown]
+        )
 
 
 def _money(value) -> float:
@@ -66,7 +102,7 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
         log.exception("error serving %s", request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    auth = [Depends(authorized)]
+    auth = [Depends(authorized), Depends(known_parameters_only)]
 
     @app.get("/costs/teams", response_model=models.Teams, dependencies=auth, responses=NOT_FOUND)
     def get_teams(as_of: AsOf = None):

@@ -87,7 +87,8 @@ def test_trend_days_and_as_of(client):
     assert len(client.get("/costs/trend?days=730", headers=AUTH).json()["trend"]) == 40
 
 
-@pytest.mark.parametrize("query", ["days=0", "days=731", "days=abc", "as_of=2026-13-01", "as_of=yesterday"])
+@pytest.mark.parametrize("query", ["days=0", "days=731", "days=abc", "as_of=2026-13-01", "as_of=yesterday", "as_of=0",
+                                   "asof=2026-03-01"])
 def test_bad_parameters_are_422(client, query):
     response = client.get(f"/costs/trend?{query}", headers=AUTH)
     assert response.status_code == 422
