@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from cost_assets.anomalies.alerts import AlertWebhook
+from cost_assets.api.summaries import team_daily_costs
 from cost_assets.anomalies.assets import cost_anomalies
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
@@ -26,6 +27,7 @@ defs = Definitions(
         customer_snapshots,
         service_metrics,
         cost_anomalies,
+        team_daily_costs,
     ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],

@@ -14,7 +14,7 @@ from cost_assets.api.sql import days_before
 from cost_assets.resources.schema import (
     cost_anomalies,
     customer_unit_economics,
-    daily_costs,
+    daily_team_costs,
     service_cost_report,
     team_costs,
 )
@@ -63,7 +63,7 @@ def customers(as_of: dt.date | None, customer_id: str | None = None) -> Select:
 
 
 def _window(column, as_of: dt.date | None, days: int):
-    last = literal(as_of) if as_of else select(func.max(daily_costs.c.date)).scalar_subquery()
+    last = literal(as_of) if as_of else select(func.max(daily_team_costs.c.date)).scalar_subquery()
     return and_(column <= last, column > days_before(last, literal(days)))
 
 
@@ -76,9 +76,9 @@ def anomalies(as_of: dt.date | None) -> Select:
 
 
 def trend(as_of: dt.date | None, days: int) -> Select:
+    summary = daily_team_costs.c
     return (
-        select(daily_costs.c.date, daily_costs.c.team, func.sum(daily_costs.c.effective_cost).label("cost"))
-        .where(_window(daily_costs.c.date, as_of, days))
-        .group_by(daily_costs.c.date, daily_costs.c.team)
-        .order_by(daily_costs.c.date, daily_costs.c.team)
+        select(summary.date, summary.team, summary.effective_cost.label("cost"))
+        .where(_window(summary.date, as_of, days))
+        .order_by(summary.date, summary.team)
     )

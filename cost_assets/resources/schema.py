@@ -246,3 +246,13 @@ rejected_cost_rows = Table(
     Column("raw", Text, nullable=False, comment="The row's values as read from the file (JSON object of the columns read)"),
     comment="Billing-file rows that could not be parsed, kept instead of dropped. Rewritten per daily partition with daily_costs.",
 )
+
+daily_team_costs = Table(
+    "daily_team_costs",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("team", String(128), primary_key=True, comment="Team (allocation tag `team`)"),
+    Column("billed_cost", Money, nullable=False, comment="Unblended cost in USD"),
+    Column("effective_cost", Money, nullable=False, comment="Amortized cost in USD"),
+    comment="daily_costs summed per day and team: the summary behind /costs/trend, small whatever the history.",
+)

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cost_assets.api.app import create_app
+from cost_assets.api.summaries import rebuild_daily_team_costs
 from cost_assets.resources import schema
 
 TOKEN = "test-token-0123456789"
@@ -76,6 +77,7 @@ def fill(warehouse) -> None:
         for table, frame in frames.items():
             date_column = "as_of_date" if "as_of_date" in frame else "date"
             warehouse.replace_window(conn, table, frame[date_column].min(), frame[date_column].max(), frame, date_column)
+        rebuild_daily_team_costs(conn, min(frames[schema.daily_costs]["date"]), LATEST)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def test_postgres_tables_have_primary_keys_and_comments(postgres_schema_url):
         view_comment = conn.execute(text("SELECT obj_description('customers'::regclass, 'pg_class')")).scalar_one()
         primary_key = conn.execute(text(
             "SELECT COUNT(*) FROM information_schema.table_constraints "
-            "WHERE table_name = 'daily_costs' AND constraint_type = 'PRIMARY KEY'"
+            "WHERE table_schema = current_schema() AND table_name = 'daily_costs' AND constraint_type = 'PRIMARY KEY'"
         )).scalar_one()
     assert table_comment.startswith("Cloud cost per UTC day")
     assert "Amortized cost" in column_comment
