@@ -133,7 +133,7 @@ def main() -> None:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         env = {**os.environ, "COST_WAREHOUSE_URL": url, "COST_API_TOKEN": TOKEN}
-        server = subprocess.Popen([str(COST_API), "--port", str(port)], env=env,
+        server = subprocess.Popen([str(COST_API), "--port", str(port), "--workers", "2"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -162,7 +162,7 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     report = "\n".join([
-        f"Cost API over real HTTP (uvicorn, 1 process), {CONCURRENCY} concurrent clients, PostgreSQL 15 holding "
+        f"Cost API over real HTTP (uvicorn, 2 worker processes), {CONCURRENCY} concurrent clients, PostgreSQL 15 holding "
         f"{DAYS} days x {CUSTOMERS:,} customers x {SERVICES} services "
         f"({counts['customer_unit_economics']:,} customer_unit_economics rows, {counts['daily_costs']:,} daily_costs rows).",
         f"Measured {dt.date.today()} on {platform.machine()}, {os.cpu_count()} cores (load generator on the same machine).",

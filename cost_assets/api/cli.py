@@ -3,29 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 
 from cost_assets import settings
 from cost_assets.api.app import create_app
 from cost_assets.resources.warehouse import display_url
+
+# Set by --insecure-no-auth for the worker processes, which build their own app.
+NO_AUTH_FLAG = "COST_API_INSECURE_NO_AUTH"
+
+
+def app_from_settings() -> FastAPI:
+    """The app as configured by the environment (uvicorn's factory, one per worker)."""
+    return create_app(settings.warehouse_url(), settings.env("COST_API_TOKEN"),
+                      allow_no_auth=settings.env(NO_AUTH_FLAG) == "1")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cost-api", description="Serve the cost API (CONTRACT §6) and dashboard.")
     parser.add_argument("--host", default=settings.env("COST_API_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=settings.int_setting("COST_API_PORT", 8080))
+    parser.add_argument("--workers", type=int, default=settings.int_setting("COST_API_WORKERS", 1),
+                        help="worker processes (COST_API_WORKERS); one per core serves concurrent clients best")
     parser.add_argument("--insecure-no-auth", action="store_true", help="serve without COST_API_TOKEN (local use only)")
     args = parser.parse_args(argv)
-    url = settings.warehouse_url()
+    if args.insecure_no_auth:
+        os.environ[NO_AUTH_FLAG] = "1"
     try:
-        app = create_app(url, settings.env("COST_API_TOKEN"), allow_no_auth=args.insecure_no_auth)
+        app_from_settings()  # fail here, with the reason, rather than in every worker
     except ValueError as exc:
         print(f"cost-api: {exc}", file=sys.stderr)
         return 2
-    print(f"cost-api: serving warehouse {display_url(url)} on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    print(f"cost-api: serving warehouse {display_url(settings.warehouse_url())} on http://{args.host}:{args.port}",
+          file=sys.stderr)
+    uvicorn.run("cost_assets.api.cli:app_from_settings", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="info")
     return 0
 
 

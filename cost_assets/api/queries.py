@@ -52,9 +52,15 @@ def service(name: str, as_of: dt.date | None) -> Select:
     )
 
 
+ECONOMICS_COLUMNS = [
+    "customer_id", "customer_name", "as_of_date", "mrr", "monthly_infra_cost", "gross_margin_pct", "cost_breakdown",
+    "cost_trend_pct", "is_negative_margin", "fully_loaded_cost", "fully_loaded_margin_pct", "missing_days",
+]
+
+
 def customers(as_of: dt.date | None, customer_id: str | None = None) -> Select:
     economics = customer_unit_economics.c
-    query = select(customer_unit_economics).where(_as_of(economics.as_of_date, as_of, economics.as_of_date))
+    query = select(*(economics[c] for c in ECONOMICS_COLUMNS)).where(_as_of(economics.as_of_date, as_of, economics.as_of_date))
     if customer_id is None:
         return query.where(economics.status == "active").order_by(
             economics.gross_margin_pct.is_(None).desc(), economics.gross_margin_pct, economics.customer_id
