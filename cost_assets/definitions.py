@@ -13,6 +13,7 @@ from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_sch
 from cost_assets.resources.billing import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse
+from cost_assets.waste.assets import off_hours_waste
 
 RESOURCES = {
     "warehouse": Warehouse(),
@@ -28,6 +29,7 @@ defs = Definitions(
         service_metrics,
         cost_anomalies,
         team_daily_costs,
+        off_hours_waste,
     ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],

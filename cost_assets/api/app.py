@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from cost_assets.api import models, queries
 from cost_assets.resources.warehouse import engine_for
+from cost_assets.waste.report import waste_report
 
 log = logging.getLogger("cost_api")
 STATIC = Path(__file__).with_name("static")
@@ -201,6 +202,12 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
         for day in trend.values():
             day["total"] = _money(day["total"])
         return answer({"trend": list(trend.values())})
+
+    @app.get("/costs/waste", response_model=models.Waste, dependencies=auth, responses=NOT_FOUND)
+    def get_waste(as_of: AsOf = None):
+        """Non-production spend outside working hours and what scheduling would save (trailing 30 days)."""
+        found = pd.DataFrame(rows(queries.waste(as_of)))
+        return answer(waste_report(found, as_of))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):

@@ -104,3 +104,52 @@ class Trend(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class WasteResource(BaseModel):
+    resourceId: str
+    offHoursCost: Optional[float]
+    schedulableOffHoursCost: Optional[float]
+    monthlySaving: Optional[float]
+
+
+class WasteEnvironment(BaseModel):
+    environment: str
+    totalCost: Optional[float]
+    offHoursCost: Optional[float]
+    schedulableOffHoursCost: Optional[float]
+    schedulableShare: Optional[float]
+    monthlySaving: Optional[float]
+    hoursObserved: int
+    hoursExpected: int
+    offHoursObserved: int
+    offHoursExpected: int
+    coverage: Optional[float]
+
+
+class WasteOpportunity(BaseModel):
+    environment: str
+    service: str
+    team: str
+    totalCost: Optional[float]
+    offHoursCost: Optional[float]
+    offHoursShare: Optional[float]
+    schedulableOffHoursCost: Optional[float]
+    schedulableShare: Optional[float]
+    monthlySaving: Optional[float]
+    hoursObserved: int
+    hoursExpected: int
+    coverage: Optional[float]
+    topResources: list[WasteResource]
+
+
+class Waste(BaseModel):
+    asOf: Optional[dt.date]
+    windowStart: Optional[dt.date]
+    workingHours: Optional[str]
+    totalCost: float
+    offHoursCost: float
+    schedulableOffHoursCost: float
+    monthlySaving: Optional[float]
+    environments: list[WasteEnvironment]
+    waste: list[WasteOpportunity]

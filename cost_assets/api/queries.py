@@ -15,6 +15,7 @@ from cost_assets.resources.schema import (
     cost_anomalies,
     customer_unit_economics,
     daily_team_costs,
+    off_hours_waste,
     service_cost_report,
     team_costs,
 )
@@ -88,3 +89,7 @@ def trend(as_of: dt.date | None, days: int) -> Select:
         .where(_window(summary.date, as_of, days))
         .order_by(summary.date, summary.team)
     )
+
+
+def waste(as_of: dt.date | None) -> Select:
+    return select(off_hours_waste).where(_as_of(off_hours_waste.c.as_of_date, as_of, off_hours_waste.c.as_of_date))

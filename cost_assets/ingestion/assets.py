@@ -7,11 +7,11 @@ import datetime as dt
 import pandas as pd
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
 
-from cost_assets.ingestion import checks, queries
+from cost_assets.ingestion import checks, queries, rejected
+from cost_assets.ingestion.hourly import hourly_costs_rows
 from cost_assets.ingestion.line_items import (
     prepare_line_items,
     to_daily_costs,
-    to_hourly_costs,
     totals_by_day,
 )
 from cost_assets.metadata import money, table
@@ -51,13 +51,18 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
     result = source.fetch(first, last, rules)
     items = prepare_line_items(result.line_items, rules)
     items = items[(items["date"] >= first) & (items["date"] <= last)]
+    rejected_rows = rejected.in_window(result.rejected_rows, first, last)
+    # Raises before anything is written when unparseable rows carry too much cost.
+    rejected_share = rejected.check_share(result.rejected_rows, items, rules.rejected_cost_share_max, rules.path)
     daily = to_daily_costs(items, source.name)
-    hourly = to_hourly_costs(items, source.name)
+    hourly, hourly_span = hourly_costs_rows(result, items, rules, first, last, source.name)
     source_totals = result.day_totals if result.day_totals is not None else totals_by_day(items)
 
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.daily_costs, first, last, daily)
-        warehouse.replace_window(conn, schema.hourly_costs, first, last, hourly)
+        if hourly_span:  # None: the source fetched no hourly day; keep what hourly_costs holds
+            warehouse.replace_window(conn, schema.hourly_costs, *hourly_span, hourly)
+        warehouse.replace_window(conn, schema.rejected_cost_rows, first, last, rejected_rows)
         mismatches = checks.total_mismatches(queries.day_totals(conn, first, last), source_totals)
         if not mismatches.empty:
             # Raising rolls the transaction back: the previous good data stays.
@@ -78,6 +83,7 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
             "estimated_days": ", ".join(estimated_days) or "none",
             "top_services": table(_top_services(daily), limit=10),
             "preview": table(daily.sort_values("effective_cost", ascending=False), limit=10),
+            **rejected.materialization_metadata(rejected_rows, result.rejected_rows, rejected_share),
             **result.metadata,
         },
         check_results=[

@@ -42,7 +42,7 @@ def _cost_dimensions() -> list[Column]:
         Column("provider", String(64), primary_key=True, comment="Cloud provider, e.g. AWS"),
         Column("account_id", String(64), primary_key=True, comment="Billing sub-account (AWS linked account)"),
         Column("aws_service", String(256), primary_key=True, comment="Provider service as billed, e.g. Amazon Relational Database Service"),
-        Column("charge_category", String(64), primary_key=True, comment="Usage, Credit, Refund, Tax, Purchase, ... (Cost Explorer RECORD_TYPE / FOCUS ChargeCategory)"),
+        Column("charge_category", String(64), primary_key=True, comment="Usage, Credit, Refund, Tax, Purchase, ... (Cost Explorer RECORD_TYPE / CUR line item type / FOCUS ChargeCategory, UnusedCommitment for FOCUS unused commitment)"),
         *_tag_columns(),
         Column("usage_unit", String(64), primary_key=True, comment="Unit of usage_quantity, e.g. Hrs, GB-Mo"),
     ]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from cost_assets.resources.focus_costs import FOCUS_COSTS_VIEW
+
 
 @dataclass(frozen=True)
 class View:
@@ -31,4 +33,4 @@ CUSTOMERS_VIEW = View(
     comment="Customers as of the latest customer_snapshots day (id, name, mrr, status).",
 )
 
-VIEWS = [CUSTOMERS_VIEW]
+VIEWS = [CUSTOMERS_VIEW, FOCUS_COSTS_VIEW]

@@ -16,6 +16,7 @@ from sqlalchemy.sql import Executable
 
 from cost_assets import settings
 from cost_assets.resources import schema
+from cost_assets.resources.bulk import insert_rows
 from cost_assets.resources.views import VIEWS
 
 
@@ -48,17 +49,6 @@ def engine_for(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-
-
-def _records(frame: pd.DataFrame, table: Table) -> list[dict]:
-    columns = [c.name for c in table.columns if c.name in frame.columns]
-    subset = frame[columns].astype(object)
-    return subset.where(subset.notna(), None).to_dict("records")
-
-
-def read_frame(conn: Connection, query: Executable) -> pd.DataFrame:
-    """The rows of `query`, read on `conn` (so inside its transaction)."""
-    return pd.read_sql(query, conn)
 
 
 class Warehouse(ConfigurableResource):
@@ -116,7 +106,7 @@ class Warehouse(ConfigurableResource):
         outside = (rows[date_column] < first) | (rows[date_column] > last)
         if outside.any():
             raise ValueError(f"{table.name}: {int(outside.sum())} row(s) fall outside {first}..{last}")
-        conn.execute(table.insert(), _records(rows, table))
+        insert_rows(conn, table, rows)
         return len(rows)
 
     def read(self, query: Executable | str, **params) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from cost_assets.api.app import create_app
 from cost_assets_tests.api.conftest import AUTH, EARLIER, LATEST, TOKEN
 
 ENDPOINTS = ["/costs/teams", "/costs/services", "/costs/services/shared-db", "/costs/customers/c1",
-             "/costs/customers", "/costs/anomalies", "/costs/trend?days=7"]
+             "/costs/customers", "/costs/anomalies", "/costs/trend?days=7", "/costs/waste"]
 
 
 @pytest.mark.parametrize("path", ENDPOINTS + ["/"])
@@ -126,3 +126,8 @@ def test_openapi_lists_the_contract_endpoints(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/costs/teams", "/costs/services/{name}", "/costs/customers/{customer_id}", "/costs/customers",
             "/costs/anomalies", "/costs/trend"} <= set(paths)
+
+
+def test_waste_report_without_rows_has_the_full_shape(client):
+    body = client.get("/costs/waste", headers=AUTH).json()
+    assert body["waste"] == [] and body["environments"] == [] and body["monthlySaving"] is None

@@ -533,3 +533,170 @@ def test_empty_tag_values_end_up_as_remainders_and_totals_still_reconcile(aws_en
     prepared = prepare_line_items(result.line_items, load_rules())
     assert checks.total_mismatches(totals_by_day(prepared), result.day_totals).empty
     assert totals_by_day(prepared)["effective_cost"].sum() == pytest.approx(float(sum(f["amortized"] for f in facts)))
+
+
+# --- HOURLY granularity (COST_CE_HOURLY) -------------------------------------------
+
+TODAY = D2 + dt.timedelta(days=1)  # D1 lies within Cost Explorer's last 14 days of hourly data
+STAGING = "222222222222"
+OFF_HOUR_RATE, WORK_HOUR_RATE = "2.00", "0.50"  # D1 is a Monday: 12 off-hours x $2 + 12 working x $0.50 = $30
+
+
+def hour_entry(start: dt.datetime, groups=(), estimated=False):
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "TimePeriod": {"Start": start.strftime(stamp), "End": (start + dt.timedelta(hours=1)).strftime(stamp)},
+        "Total": {},
+        "Groups": [{"Keys": list(keys), "Metrics": m} for keys, m in groups],
+        "Estimated": estimated,
+    }
+
+
+def _hourly_answer(keys, unit="N/A"):
+    entries = []
+    for h in range(24):
+        rate = WORK_HOUR_RATE if 8 <= h < 20 else OFF_HOUR_RATE
+        entries.append(hour_entry(dt.datetime(D1.year, D1.month, D1.day, h), [(keys, metrics(rate, usage="1", unit=unit))]))
+    return answer(*entries)
+
+
+def one_day_daily_answers():
+    """D1: $30 of staging EC2, the DAILY plan in the source's request order."""
+    return [
+        answer(day(D1, total=metrics("30.00"))),
+        answer(day(D1, [(["Usage"], metrics("30.00", usage="24"))])),
+        answer(day(D1, [([STAGING, "environment$staging"], metrics("30.00", usage="24"))])),
+        answer(day(D1, [(["team$core", "service$api"], metrics("30.00", usage="24"))])),
+        answer(day(D1, [([EC2, "customer$"], metrics("30.00", usage="24", unit="Hrs"))])),
+    ]
+
+
+def one_day_hourly_answers():
+    """The same $30 hour by hour: the HOURLY plan (no totals request)."""
+    return [
+        _hourly_answer(["Usage"]),
+        _hourly_answer([STAGING, "environment$staging"]),
+        _hourly_answer(["team$core", "service$api"]),
+        _hourly_answer([EC2, "customer$"], unit="Hrs"),
+    ]
+
+
+def refuse_hourly(client, code: str, message: str) -> list[str]:
+    """Answer every HOURLY request with a real AWS error (before it is sent, like the throttling test)."""
+    refused = []
+
+    class Body:
+        def stream(self, **_):
+            yield json.dumps({"__type": code, "message": message}).encode()
+
+    def refuse(request, **_):
+        if b'"HOURLY"' in request.body:
+            refused.append(code)
+            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, Body())
+        return None
+
+    client.meta.events.register("before-send.ce.GetCostAndUsage", refuse)
+    return refused
+
+
+def test_hourly_setting(aws_env):
+    assert CostExplorerSource.from_settings().hourly is False
+    aws_env.setenv("COST_CE_HOURLY", "1")
+    assert CostExplorerSource.from_settings().hourly is True
+    aws_env.setenv("COST_CE_HOURLY", "perhaps")
+    with pytest.raises(SettingError, match="COST_CE_HOURLY='perhaps'"):
+        CostExplorerSource.from_settings()
+
+
+def test_moto_hourly_path_fetches_hourly_rows_beside_the_daily_ones(moto_ce):
+    moto_ce(*one_day_daily_answers(), *one_day_hourly_answers())
+    source = CostExplorerSource(make_client(), hourly=True, today=TODAY)
+    calls = record_calls(source.client)
+
+    result = source.fetch(D1, D1, load_rules())
+
+    assert [c["Granularity"] for c in calls] == ["DAILY"] * 5 + ["HOURLY"] * 4
+    assert all(c["TimePeriod"] == {"Start": "2026-01-05T00:00:00Z", "End": "2026-01-06T00:00:00Z"} for c in calls[5:])
+    assert all(len(c.get("GroupBy", [])) <= 2 for c in calls)
+    assert calls[8]["Filter"] == calls[4]["Filter"]  # the same drill-down, hour by hour
+    assert result.metadata["ce_requests"] == 9 and result.metadata["ce_hourly_requests"] == 4
+    assert result.metadata["ce_estimated_cost_usd"] == pytest.approx(0.09)
+    assert result.metadata["ce_hourly"] == "fetched 2026-01-05 (24 hourly line items)"
+    assert result.metadata["ce_hourly_effective_cost"] == pytest.approx(30.0)
+    assert result.hourly_days == [D1]
+
+    # daily_costs still come from DAILY alone: one $30 row, matching the ungrouped total.
+    prepared = prepare_line_items(result.line_items, load_rules())
+    assert to_daily_costs(prepared, "cost_explorer")["effective_cost"].tolist() == [30.0]
+    assert checks.total_mismatches(totals_by_day(prepared), result.day_totals).empty
+    # The hourly rows: 24 one-hour periods that add up to the same $30.
+    hourly = prepare_line_items(result.hourly_line_items, load_rules()).sort_values("hour_start")
+    assert len(hourly) == 24 and hourly["effective_cost"].sum() == pytest.approx(30.0)
+    assert (hourly["charge_period_end"] - hourly["charge_period_start"] == pd.Timedelta(hours=1)).all()
+    assert hourly["hour_start"].iloc[0] == pd.Timestamp("2026-01-05 00:00")
+    assert hourly["hour_start"].iloc[-1] == pd.Timestamp("2026-01-05 23:00")
+    assert hourly[["environment", "team", "service", "aws_service", "usage_unit"]].drop_duplicates().values.tolist() \
+        == [["staging", "core", "api", EC2, "Hrs"]]
+    assert hourly["row_ref"].iloc[0].startswith("cost_explorer request 9 hour 2026-01-05T00:00:00Z group")
+
+
+@pytest.mark.parametrize("code, message", [
+    # Reported by users while hourly data was opt-in only (2019); AWS documents no exact text.
+    ("AccessDeniedException", "HOURLY data is not publicly supported yet, please reach out to customer service "
+                              "to opt in for private Beta."),
+    ("DataUnavailableException", "Data is not available. Please try to adjust the time period."),
+    ("ValidationException", "Start date is more than 14 days ago for hourly granularity. Please adjust start date "
+                            "as we support only 14 days of data at hourly granularity."),
+])
+def test_moto_hourly_not_enabled_keeps_the_daily_data_and_says_so(moto_ce, code, message):
+    moto_ce(*one_day_daily_answers())
+    source = CostExplorerSource(make_client(), hourly=True, today=TODAY)
+    refused = refuse_hourly(source.client, code, message)
+
+    result = source.fetch(D1, D1, load_rules())
+
+    assert refused == [code]  # the first HOURLY request; no retry, no further HOURLY request
+    assert result.hourly_line_items is None and result.hourly_days == []
+    note = result.metadata["ce_hourly"]
+    assert note.startswith("not available: Cost Explorer has no hourly data for 2026-01-05 at HOURLY granularity")
+    assert code in note and message in note and "Cost Management preferences" in note
+    assert result.metadata["ce_requests"] == 6 and result.metadata["ce_hourly_requests"] == 1
+    assert result.day_totals["effective_cost"].tolist() == [30.0]
+    assert len(result.line_items) == 1
+
+
+def test_moto_other_hourly_errors_still_fail(moto_ce):
+    moto_ce(*one_day_daily_answers())
+    source = CostExplorerSource(make_client(), hourly=True, today=TODAY)
+    refuse_hourly(source.client, "ValidationException", "Only two values for GroupBy are allowed")
+
+    with pytest.raises(CostExplorerError, match="rejected request 6 .* 2026-01-05 at HOURLY granularity: "
+                                                "ValidationException"):
+        source.fetch(D1, D1, load_rules())
+
+
+class HourlyEmptyCostExplorer(FakeCostExplorer):
+    """DAILY like FakeCostExplorer; HOURLY answers nothing (so the plan stops at level 1)."""
+
+    def get_cost_and_usage(self, **params):
+        if params["Granularity"] == "HOURLY":
+            self.calls.append(params)
+            return answer()
+        return super().get_cost_and_usage(**params)
+
+
+def test_hourly_asks_only_for_the_days_within_the_last_14(aws_env):
+    first, last = dt.date(2025, 12, 1), D2
+    fake = HourlyEmptyCostExplorer(random_facts(3, [first, D1, D2]))
+
+    result = CostExplorerSource(fake, max_requests=1000, hourly=True, today=TODAY).fetch(first, last, load_rules())
+
+    hourly_calls = [c for c in fake.calls if c["Granularity"] == "HOURLY"]
+    assert [c["TimePeriod"] for c in hourly_calls] == [{"Start": "2025-12-25T00:00:00Z", "End": "2026-01-07T00:00:00Z"}]
+    assert result.hourly_days == [dt.date(2025, 12, 25) + dt.timedelta(days=i) for i in range(13)]
+    assert result.metadata["ce_hourly"] == "fetched 2025-12-25..2026-01-06 (0 hourly line items)"
+
+    old = CostExplorerSource(HourlyEmptyCostExplorer(random_facts(3, [first])), max_requests=1000, hourly=True,
+                             today=TODAY).fetch(first, first, load_rules())
+    assert old.hourly_days == [] and old.hourly_line_items is None
+    assert "within Cost Explorer's last 14 days" in old.metadata["ce_hourly"]

@@ -16,6 +16,14 @@ def get_source(name: str) -> BillingSource:
         from cost_assets.ingestion.sources.cost_explorer import CostExplorerSource
 
         return CostExplorerSource.from_settings()
+    if name == "focus":
+        from cost_assets.ingestion.sources.focus import FocusSource
+
+        return FocusSource.from_settings()
+    if name == "cur2":
+        from cost_assets.ingestion.sources.cur2 import Cur2Source
+
+        return Cur2Source.from_settings()
     if name in SOURCES:
         raise SettingError(f"COST_SOURCE={name!r} is not implemented yet")
     raise SettingError(f"COST_SOURCE={name!r} is not a known billing source; use one of {', '.join(SOURCES)}")

@@ -20,11 +20,27 @@ class SourceResult:
       effective_cost), obtained independently of the line items where the
       source allows it; None means "sum the raw line items".
     metadata: shown on the materialization (request counts, files read, ...).
+    rejected_rows: rows of the window the source could not parse, with the
+      columns of cost_assets.ingestion.rejected.REJECTED_COLUMNS; a row whose
+      day is unknown may be dated outside the window (counted, not written
+      by this run). None when the source has none.
+    hourly_line_items: optional extra line items (same columns) with one-hour
+      charge periods, fetched beside line_items (Cost Explorer HOURLY). They
+      feed hourly_costs only, never daily_costs or the totals check, so a cost
+      is not counted twice; they must not repeat hourly rows of line_items.
+      None: there are none.
+    hourly_days: the consecutive days whose hourly_costs rows this fetch
+      replaces; None (default) means every day of the window, [] means none
+      (hourly_costs keeps what it holds, e.g. days older than the 14 days of
+      Cost Explorer's hourly data).
     """
 
     line_items: pd.DataFrame
     day_totals: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    rejected_rows: pd.DataFrame | None = None
+    hourly_line_items: pd.DataFrame | None = None
+    hourly_days: list[dt.date] | None = None
 
 
 class BillingSource(Protocol):

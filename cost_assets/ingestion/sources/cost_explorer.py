@@ -32,6 +32,30 @@ empty value, a dimension value a filter cannot name) is kept as a remainder row
 carrying the keys known so far, the rest untagged, so the breakdown always adds
 up to level 1. day_totals come from the ungrouped request, so the
 reconciliation check compares the breakdown with an independent figure.
+
+Hourly data (COST_CE_HOURLY=1)
+------------------------------
+Cost Explorer answers HOURLY granularity only for the last 14 days, and only
+once hourly granularity is enabled in the account (Cost Management
+preferences -> "Hourly granularity", a paid opt-in). With COST_CE_HOURLY=1
+the source runs the same drill-down a second time at HOURLY granularity over
+the days of the window that fall within the last 14 days (TimePeriod in
+`yyyy-MM-ddThh:mm:ssZ`), sharing the request count and COST_CE_MAX_REQUESTS
+with the DAILY plan. The hourly rows go to SourceResult.hourly_line_items,
+which feeds hourly_costs only: daily_costs and its reconciliation keep coming
+from DAILY, so no cost is counted twice. SourceResult.hourly_days names the
+days fetched hourly, so older days' hourly rows (which Cost Explorer can no
+longer give) are kept.
+
+AWS does not document the exact answer for an account without the opt-in; it
+has been reported as AccessDeniedException ("HOURLY data is not publicly
+supported yet, please reach out to customer service to opt in") and, for a
+start beyond 14 days, ValidationException ("Start date is more than 14 days
+ago for hourly granularity"). An AccessDeniedException or
+DataUnavailableException to an HOURLY request, or a ValidationException that
+mentions hourly or granularity, is taken as "hourly data not available": the
+run goes on with the DAILY data, says so in the metadata (`ce_hourly`) and
+the log, and leaves hourly_costs as it was.
 """
 
 from __future__ import annotations
@@ -46,14 +70,21 @@ import boto3
 import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from dagster import get_dagster_logger
 
 from cost_assets.ingestion.line_items import LINE_ITEM_COLUMNS, BadCostDataError
 from cost_assets.ingestion.sources.base import SourceResult
 from cost_assets.rules import Rules
-from cost_assets.settings import SettingError, int_setting
+from cost_assets.partitions import day_range
+from cost_assets.settings import SettingError, env, int_setting
 
 # --- request shape -----------------------------------------------------------
 GRANULARITY = "DAILY"
+HOURLY = "HOURLY"
+HOURLY_DAYS = 14  # Cost Explorer keeps hourly data for the last 14 days
+HOURLY_SETTING = "COST_CE_HOURLY"
+# An HOURLY request refused with one of these means "hourly data not available here".
+HOURLY_UNAVAILABLE_CODES = {"AccessDeniedException", "DataUnavailableException"}
 MAX_GROUP_BY = 2  # AWS: "Only two values for GroupBy are allowed"
 EFFECTIVE_METRIC = "AmortizedCost"
 BILLED_METRIC = "UnblendedCost"
@@ -91,6 +122,26 @@ class CostExplorerError(RuntimeError):
 
 class RequestCapExceeded(CostExplorerError):
     """The next requests would pass COST_CE_MAX_REQUESTS."""
+
+
+class HourlyUnavailable(CostExplorerError):
+    """Cost Explorer refused HOURLY granularity (not enabled in the account, or out of its 14 days)."""
+
+
+def _hourly_unavailable(code: str, message: str) -> bool:
+    text = message.lower()
+    return code in HOURLY_UNAVAILABLE_CODES or (
+        code == "ValidationException" and ("hourly" in text or "granularity" in text)
+    )
+
+
+def _flag_setting(name: str) -> bool:
+    raw = env(name) or "0"
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name}={raw!r} is not a switch; use 1 or 0")
 
 
 def make_client(session: boto3.session.Session | None = None):
@@ -199,15 +250,24 @@ class _Node:
 class _Requests:
     """Issues GetCostAndUsage calls for one window, counted against the cap."""
 
-    def __init__(self, client, cap: int, first: dt.date, last: dt.date):
+    def __init__(self, client, cap: int, first: dt.date, last: dt.date, granularity: str = GRANULARITY,
+                 count: int = 0):
         self.client = client
         self.cap = cap
         self.first, self.last = first, last
-        self.count = 0
+        self.granularity = granularity
+        self.count = count  # requests already made in this run (the cap is per run)
 
     @property
     def days(self) -> str:
-        return _days_label(self.first, self.last)
+        label = _days_label(self.first, self.last)
+        return f"{label} at {HOURLY} granularity" if self.granularity == HOURLY else label
+
+    def time_period(self) -> dict[str, str]:
+        end = self.last + dt.timedelta(days=1)
+        if self.granularity == HOURLY:  # HOURLY takes date-times, yyyy-MM-ddThh:mm:ssZ
+            return {"Start": f"{self.first.isoformat()}T00:00:00Z", "End": f"{end.isoformat()}T00:00:00Z"}
+        return {"Start": self.first.isoformat(), "End": end.isoformat()}
 
     def reserve(self, needed: int, what: str) -> None:
         if self.count + needed > self.cap:
@@ -223,8 +283,8 @@ class _Requests:
         if len(keys) > MAX_GROUP_BY:
             raise ValueError(f"Cost Explorer takes at most {MAX_GROUP_BY} GroupBy keys, not {len(keys)}")
         params: dict[str, Any] = {
-            "TimePeriod": {"Start": self.first.isoformat(), "End": (self.last + dt.timedelta(days=1)).isoformat()},
-            "Granularity": GRANULARITY,
+            "TimePeriod": self.time_period(),
+            "Granularity": self.granularity,
             "Metrics": metrics,
         }
         if keys:
@@ -252,6 +312,11 @@ class _Requests:
         group_by = ", ".join(f"{g['Type']} {g['Key']}" for g in params.get("GroupBy", [])) or "none"
         request = (f"request {self.count} (GroupBy {group_by}; Filter "
                    f"{json.dumps(params.get('Filter')) if 'Filter' in params else 'none'})")
+        if self.granularity == HOURLY and _hourly_unavailable(code, message):
+            return HourlyUnavailable(
+                f"Cost Explorer has no hourly data for {self.days}: {code} on {request}: {message}. Hourly "
+                f"granularity must be enabled in Cost Management preferences and covers the last {HOURLY_DAYS} days"
+            )
         if code == "DataUnavailableException":
             return CostExplorerError(
                 f"Cost Explorer has no data for the day(s) requested, {self.days}: {code} on {request}: {message}"
@@ -271,69 +336,115 @@ def _describe(keys: list[_Key], values: tuple[str | None, ...]) -> str:
 class CostExplorerSource:
     name = "cost_explorer"
 
-    def __init__(self, client=None, max_requests: int = DEFAULT_MAX_REQUESTS):
+    def __init__(self, client=None, max_requests: int = DEFAULT_MAX_REQUESTS, hourly: bool = False,
+                 today: dt.date | None = None):
         if max_requests < 1:
             raise SettingError(f"{MAX_REQUESTS_SETTING}={max_requests} must be at least 1")
         self.client = client if client is not None else make_client()
         self.max_requests = max_requests
+        self.hourly = hourly
+        self.today = today  # None: the current UTC day (tests pin it)
 
     @classmethod
     def from_settings(cls) -> CostExplorerSource:
-        return cls(max_requests=int_setting(MAX_REQUESTS_SETTING, DEFAULT_MAX_REQUESTS))
+        return cls(max_requests=int_setting(MAX_REQUESTS_SETTING, DEFAULT_MAX_REQUESTS),
+                   hourly=_flag_setting(HOURLY_SETTING))
 
     def fetch(self, first: dt.date, last: dt.date, rules: Rules) -> SourceResult:
         if last < first:
             raise ValueError(f"cost_explorer: last day {last} is before first day {first}")
         requests = _Requests(self.client, self.max_requests, first, last)
         day_totals = _day_totals(requests)
-        rows: list[dict[str, Any]] = []
-        per_level = [f"totals {requests.count}"]
-        above: list[_Key] = []  # keys of the levels already drilled
-        frontier = [_Node(values=())]
+        totals_requests = requests.count
         levels = _levels(rules)
-        for depth, keys in enumerate(levels):
-            label = " x ".join(key.label() for key in keys)
-            conditions = {id(node): _condition(above, node.values) for node in frontier}
-            # A node no filter can select stays whole (a remainder); an all-zero one has nothing to split.
-            queried = {
-                id(node) for node in frontier
-                if not node.values or (conditions[id(node)] is not None and not node.is_zero())
-            }
-            requests.reserve(len(queried), f"level {depth + 1} ({label})")
-            before = requests.count
-            children: dict[tuple, _Node] = {}
-            for node in frontier:
-                returned: dict[str, _DayAmounts] = {}
-                if id(node) in queried:
-                    entries = requests.get(keys, conditions[id(node)], METRICS)
-                    for number, entry, group in _groups(entries):
-                        day = entry["TimePeriod"]["Start"]
-                        values = node.values + tuple(key.parse(k) for key, k in zip(keys, group["Keys"]))
-                        metrics = group.get("Metrics", {})
-                        estimated = bool(entry.get("Estimated", False))
-                        returned.setdefault(day, _DayAmounts()).add(metrics)
-                        if depth == len(levels) - 1:
-                            ref = (f"cost_explorer request {number} day {day} group {group['Keys']} "
-                                   f"within {_describe(above, node.values)}")
-                            rows.append(_row(above + keys, values, day, metrics, estimated, ref))
-                        else:
-                            children.setdefault(values, _Node(values)).add(day, metrics, estimated, number)
-                if node.values:
-                    rows.extend(_remainders(above, node, returned))
-            per_level.append(f"{label} {requests.count - before}")
-            above = above + keys
-            frontier = sorted(children.values(), key=_Node.sort_key)
+        rows, per_level = _drill_down(requests, levels)
+        per_level.insert(0, f"totals {totals_requests}")
         remainders = [row for row in rows if " remainder " in row["row_ref"]]
         items = pd.DataFrame(rows, columns=LINE_ITEM_COLUMNS)
         metadata = {
-            "ce_requests": requests.count,
-            "ce_estimated_cost_usd": round(requests.count * USD_PER_REQUEST, 2),
             "ce_requests_by_level": ", ".join(per_level),
             "ce_max_requests": self.max_requests,
             "ce_remainder_rows": len(remainders),
             "ce_remainder_effective_cost": round(float(sum(Decimal(r["effective_cost"]) for r in remainders)), 6),
         }
-        return SourceResult(line_items=items, day_totals=day_totals, metadata=metadata)
+        hourly_items, hourly_days = None, None  # off: hourly_costs handled as for any source
+        if self.hourly:
+            hourly_items, hourly_days, hourly_metadata = self._fetch_hourly(first, last, levels, requests.count)
+            metadata.update(hourly_metadata)
+        else:
+            metadata["ce_hourly"] = f"off ({HOURLY_SETTING}=1 fetches the last {HOURLY_DAYS} days hourly)"
+        count = metadata.get("ce_requests", requests.count)
+        metadata.update(ce_requests=count, ce_estimated_cost_usd=round(count * USD_PER_REQUEST, 2))
+        return SourceResult(line_items=items, day_totals=day_totals, metadata=metadata,
+                            hourly_line_items=hourly_items, hourly_days=hourly_days)
+
+    def _fetch_hourly(self, first: dt.date, last: dt.date, levels: list[list[_Key]],
+                      count: int) -> tuple[pd.DataFrame | None, list[dt.date], dict[str, Any]]:
+        """The HOURLY drill-down over the days of first..last within Cost Explorer's 14 days."""
+        today = self.today or dt.datetime.now(dt.timezone.utc).date()
+        hourly_first = max(first, today - dt.timedelta(days=HOURLY_DAYS - 1))
+        hourly_last = min(last, today)
+        if hourly_first > hourly_last:
+            return None, [], {"ce_hourly": f"no day of {_days_label(first, last)} is within Cost Explorer's "
+                                           f"last {HOURLY_DAYS} days of hourly data; hourly_costs kept as it was"}
+        requests = _Requests(self.client, self.max_requests, hourly_first, hourly_last, HOURLY, count=count)
+        try:
+            rows, per_level = _drill_down(requests, levels)
+        except HourlyUnavailable as exc:
+            # Not a failure: the DAILY data stands; say why there is no hourly data.
+            get_dagster_logger().warning(f"{exc}; {HOURLY_SETTING}=1 is ignored for this run")
+            return None, [], {"ce_hourly": f"not available: {exc}", "ce_requests": requests.count,
+                              "ce_hourly_requests": requests.count - count}
+        items = pd.DataFrame(rows, columns=LINE_ITEM_COLUMNS)
+        effective = sum((Decimal(str(r["effective_cost"])) for r in rows if r["effective_cost"] is not None), ZERO)
+        return items, day_range(hourly_first, hourly_last), {
+            "ce_hourly": f"fetched {_days_label(hourly_first, hourly_last)} ({len(rows)} hourly line items)",
+            "ce_requests": requests.count,
+            "ce_hourly_requests": requests.count - count,
+            "ce_hourly_requests_by_level": ", ".join(per_level),
+            "ce_hourly_effective_cost": round(float(effective), 6),
+        }
+
+
+def _drill_down(requests: _Requests, levels: list[list[_Key]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The line-item rows of the level-by-level plan, and the request count per level."""
+    rows: list[dict[str, Any]] = []
+    per_level: list[str] = []
+    above: list[_Key] = []  # keys of the levels already drilled
+    frontier = [_Node(values=())]
+    for depth, keys in enumerate(levels):
+        label = " x ".join(key.label() for key in keys)
+        conditions = {id(node): _condition(above, node.values) for node in frontier}
+        # A node no filter can select stays whole (a remainder); an all-zero one has nothing to split.
+        queried = {
+            id(node) for node in frontier
+            if not node.values or (conditions[id(node)] is not None and not node.is_zero())
+        }
+        requests.reserve(len(queried), f"level {depth + 1} ({label})")
+        before = requests.count
+        children: dict[tuple, _Node] = {}
+        for node in frontier:
+            returned: dict[str, _DayAmounts] = {}
+            if id(node) in queried:
+                entries = requests.get(keys, conditions[id(node)], METRICS)
+                for number, entry, group in _groups(entries):
+                    period = entry["TimePeriod"]["Start"]  # a day, or an hour at HOURLY
+                    values = node.values + tuple(key.parse(k) for key, k in zip(keys, group["Keys"]))
+                    metrics = group.get("Metrics", {})
+                    estimated = bool(entry.get("Estimated", False))
+                    returned.setdefault(period, _DayAmounts()).add(metrics)
+                    if depth == len(levels) - 1:
+                        ref = (f"cost_explorer request {number} {_period_label(period)} group {group['Keys']} "
+                               f"within {_describe(above, node.values)}")
+                        rows.append(_row(above + keys, values, period, metrics, estimated, ref))
+                    else:
+                        children.setdefault(values, _Node(values)).add(period, metrics, estimated, number)
+            if node.values:
+                rows.extend(_remainders(above, node, returned))
+        per_level.append(f"{label} {requests.count - before}")
+        above = above + keys
+        frontier = sorted(children.values(), key=_Node.sort_key)
+    return rows, per_level
 
 
 def _condition(keys: list[_Key], values: tuple[str | None, ...]) -> dict[str, Any] | None:
@@ -349,11 +460,21 @@ def _groups(entries: list[tuple[int, dict[str, Any]]]):
             yield number, entry, group
 
 
-def _blank_row(day: str) -> dict[str, Any]:
-    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=dt.timezone.utc)
+def _period_label(period: str) -> str:
+    return f"hour {period}" if "T" in period else f"day {period}"
+
+
+def _blank_row(period: str) -> dict[str, Any]:
+    """A row for a DAILY period (`2026-01-05`) or an HOURLY one (`2026-01-05T13:00:00Z`)."""
+    if "T" in period:
+        start = dt.datetime.fromisoformat(period.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+        span = dt.timedelta(hours=1)
+    else:
+        start = dt.datetime.combine(dt.date.fromisoformat(period), dt.time(), tzinfo=dt.timezone.utc)
+        span = dt.timedelta(days=1)
     return {
         "charge_period_start": start,
-        "charge_period_end": start + dt.timedelta(days=1),
+        "charge_period_end": start + span,
         "provider": PROVIDER,
         "account_id": "",
         "aws_service": "",
@@ -392,7 +513,7 @@ def _remainders(keys: list[_Key], node: _Node, returned: dict[str, _DayAmounts])
         if all(abs(rest[m]) < REMAINDER_TOLERANCE for m in METRICS):
             continue
         metrics = {m: {"Amount": str(rest[m]), "Unit": amounts.unit if m == USAGE_METRIC else "USD"} for m in METRICS}
-        ref = (f"cost_explorer request {amounts.request} day {day} remainder not broken down further "
+        ref = (f"cost_explorer request {amounts.request} {_period_label(day)} remainder not broken down further "
                f"within {_describe(keys, node.values)}")
         rows.append(_row(keys, node.values, day, metrics, amounts.estimated, ref))
     return rows

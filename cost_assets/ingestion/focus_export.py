@@ -1,0 +1,94 @@
+"""Export the `focus_costs` view to a FOCUS CSV file.
+
+    python -m cost_assets.ingestion.focus_export --out focus.csv [--first 2026-03-01 --last 2026-03-31]
+
+The file has the FOCUS 1.2 columns of the view, plus the four names that
+the FinOps Foundation's focus-validator 1.0.0 still checks for FOCUS 1.0
+(pre-release spellings of ProviderName, PublisherName, InvoiceIssuerName and
+ResourceId), so `focus-validator --validate-version 1.0` accepts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from cost_assets.resources.focus_costs import NAME as VIEW
+from cost_assets.resources.warehouse import Warehouse
+
+VALIDATOR_1_0_ALIASES = {
+    "InvoiceIssuer": "InvoiceIssuerName",
+    "Provider": "ProviderName",
+    "Publisher": "PublisherName",
+    "ResourceID": "ResourceId",
+}
+DATETIME_COLUMNS = ["BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"]
+DECIMAL_COLUMNS = [
+    "BilledCost", "ConsumedQuantity", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "ListCost",
+    "ListUnitPrice", "PricingQuantity",
+]
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def read_focus_costs(warehouse: Warehouse, first: dt.date | None = None, last: dt.date | None = None) -> pd.DataFrame:
+    """The view's rows whose charge day is within first..last (all when not given)."""
+    start = dt.datetime.combine(first or dt.date.min, dt.time(), dt.timezone.utc)
+    end = dt.datetime.combine((last or dt.date.max - dt.timedelta(days=1)) + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    if warehouse.dialect() == "sqlite":  # the view holds ISO 8601 text there
+        start, end = start.strftime(ISO_UTC), end.strftime(ISO_UTC)
+    return warehouse.read(
+        f'SELECT * FROM {VIEW} WHERE "ChargePeriodStart" >= :start AND "ChargePeriodStart" < :end '
+        f'ORDER BY "ChargePeriodStart", "SubAccountId", "ServiceName", "ChargeCategory"',
+        start=start, end=end,
+    )
+
+
+def _iso(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_convert("UTC").dt.strftime(ISO_UTC)
+    return values
+
+
+def _json(value):
+    return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def to_export(view_rows: pd.DataFrame) -> pd.DataFrame:
+    """The view's rows as written to a file: ISO 8601 UTC times, decimals as
+    decimals, Tags as JSON text, and the validator's FOCUS 1.0 aliases."""
+    frame = view_rows.copy()
+    for column in DATETIME_COLUMNS:
+        frame[column] = _iso(frame[column])
+    for column in DECIMAL_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column]).astype(float)  # NUMERIC comes back as Decimal or int
+    frame["Tags"] = frame["Tags"].map(_json)
+    frame["x_IsEstimated"] = frame["x_IsEstimated"].astype(bool)
+    for alias, column in VALIDATOR_1_0_ALIASES.items():
+        frame[alias] = frame[column]
+    return frame
+
+
+def export_focus_costs(warehouse: Warehouse, path: str | Path, first: dt.date | None = None,
+                       last: dt.date | None = None) -> int:
+    """Write the focus_costs rows of first..last to a CSV file; returns the row count."""
+    frame = to_export(read_focus_costs(warehouse, first, last))
+    frame.to_csv(path, index=False)
+    return len(frame)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export the focus_costs view (COST_WAREHOUSE_URL) to a FOCUS CSV file.")
+    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--first", type=dt.date.fromisoformat, help="first UTC day (YYYY-MM-DD)")
+    parser.add_argument("--last", type=dt.date.fromisoformat, help="last UTC day (YYYY-MM-DD)")
+    args = parser.parse_args(argv)
+    rows = export_focus_costs(Warehouse(), args.out, args.first, args.last)
+    print(f"wrote {rows} FOCUS rows to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

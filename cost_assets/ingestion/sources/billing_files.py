@@ -1,0 +1,374 @@
+"""What the `focus` and `cur2` sources share: reading billing files into line items.
+
+A source is a file layout (required and optional columns, tag column) plus a
+pure `parse(raw, tags)` that turns one batch of raw rows into line items and
+says, per row, why it cannot be used. This module reads each file once per run,
+batch by batch, keeps the rows whose charge starts inside the window, sets the
+unusable ones aside as rejected rows, and sums rows that differ only in their
+amounts, so a month of resource-level rows never has to sit in memory at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cost_assets.ingestion.line_items import (
+    LINE_ITEM_COLUMNS,
+    MEASURE_COLUMNS,
+    MONEY_COLUMNS,
+    BadCostDataError,
+    empty_line_items,
+)
+from cost_assets.ingestion.rejected import REJECTED_COLUMNS, empty_rejected
+from cost_assets.ingestion.sources.base import SourceResult
+from cost_assets.ingestion.sources.files import (
+    BillingFile,
+    file_columns,
+    list_billing_files,
+    month_after,
+    read_batches,
+    s3_client,
+)
+from cost_assets.ingestion.sources.tags import TAG_ERROR, extract_tags, no_tags
+from cost_assets.rules import Rules
+from cost_assets.settings import SettingError, env
+
+# Columns a format's parse() adds to the line-item columns.
+REASON = "reason"  # why the row cannot be used, None when it can
+BILLING_ACCOUNT = "billing_account"
+BILLING_PERIOD_START = "billing_period_start"
+CURRENCY = "currency"
+
+WAREHOUSE_CURRENCY = "USD"  # CONTRACT §4: all money is USD
+HOURLY = pd.Timedelta(hours=1)
+GROUP_KEYS = [c for c in LINE_ITEM_COLUMNS if c not in MEASURE_COLUMNS]
+
+
+def join_reasons(*reasons: pd.Series) -> pd.Series:
+    """Per row, the reasons that are set, joined with '; ' (None when none is)."""
+    joined = pd.Series(None, index=reasons[0].index, dtype=object)
+    for reason in reasons:
+        has = reason.notna()
+        if not has.any():
+            continue
+        both = has & joined.notna()
+        joined[both] = joined[both] + "; " + reason[both]
+        only = has & ~both
+        joined[only] = reason[only]
+    return joined
+
+
+def raw_column(raw: pd.DataFrame, column: str) -> pd.Series:
+    """An optional column as read, or all None when the file lacks it."""
+    return raw[column] if column in raw else pd.Series(None, index=raw.index, dtype=object)
+
+
+def _per_category(values: pd.Series, convert) -> pd.Series:
+    """convert() applied to each distinct value of a categorical column only."""
+    converted = convert(pd.Series(values.cat.categories.to_numpy(dtype=object)))
+    source = converted.array if isinstance(converted.dtype, pd.api.extensions.ExtensionDtype) else converted.to_numpy()
+    taken = pd.api.extensions.take(source, values.cat.codes.to_numpy(), allow_fill=True)
+    return pd.Series(taken, index=values.index)
+
+
+def _is_categorical(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.CategoricalDtype)
+
+
+def _trim(values: pd.Series) -> pd.Series:
+    values = values.astype(object)
+    stripped = values.where(values.isna(), values.astype(str).str.strip())
+    return stripped.where(stripped != "", None)
+
+
+def text(raw: pd.DataFrame, column: str) -> pd.Series:
+    """An optional text column as a categorical, trimmed; empty or missing values are NaN."""
+    values = raw_column(raw, column)
+    if not _is_categorical(values):
+        values = values.astype("category")
+    codes = values.cat.codes.to_numpy()
+    if len(values.cat.categories) == 0:
+        return pd.Series(pd.Categorical.from_codes(np.full(len(values), -1), categories=[]), index=values.index)
+    # Trimming can make two categories equal: renumber them.
+    renumbered, categories = pd.factorize(_trim(pd.Series(values.cat.categories.to_numpy(dtype=object))))
+    codes = np.where(codes < 0, -1, renumbered[codes])
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index)
+
+
+def first_present(preferred: pd.Series, fallback: pd.Series) -> pd.Series:
+    """`preferred`, or `fallback` where it is missing (categoricals from text())."""
+    categories = preferred.cat.categories.union(fallback.cat.categories)
+    preferred, fallback = preferred.cat.set_categories(categories), fallback.cat.set_categories(categories)
+    return preferred.where(preferred.notna(), fallback)
+
+
+def set_where(values: pd.Series, mask, value: str) -> pd.Series:
+    """`values` with `value` on the rows of `mask` (categorical or not)."""
+    if _is_categorical(values) and value not in values.cat.categories:
+        values = values.cat.add_categories([value])
+    return values.mask(mask, value)
+
+
+def _timestamps(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """UTC timestamps from typed Parquet values or ISO 8601 text; NaT when unparseable."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    if _is_categorical(values):
+        return _per_category(values, _timestamps)
+    return _timestamps(values)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    if _is_categorical(values):
+        return _per_category(values, _numbers)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    return _numbers(values)
+
+
+def categorized(table: pa.Table) -> pd.DataFrame:
+    """The table as a DataFrame whose text columns are categorical: billing
+    text repeats, so each distinct value is converted and parsed once."""
+    columns = [
+        pc.dictionary_encode(column) if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else column
+        for column in table.columns
+    ]
+    return pa.table(columns, names=table.column_names).to_pandas()
+
+
+def unparseable(values: pd.Series, parsed: pd.Series, column: str, what: str, required: bool = True) -> pd.Series:
+    """Per row, why `values` (raw) did not give `parsed`: empty (when required) or not `what`."""
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    garbled = values.notna() & parsed.isna()
+    if garbled.any():
+        reasons[garbled] = [f"{column} {value!r} is not {what}" for value in values[garbled]]
+    if required and values.isna().any():
+        reasons[values.isna()] = f"{column} is empty"
+    return reasons
+
+
+@dataclass
+class _Collected:
+    items: list[pd.DataFrame] = field(default_factory=list)
+    totals: list[pd.DataFrame] = field(default_factory=list)
+    rejected: list[pd.DataFrame] = field(default_factory=list)
+    currencies: dict[str, str] = field(default_factory=dict)  # currency -> first file
+    deliveries: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
+    rows_read: int = 0
+    rows_in_window: int = 0
+
+
+class BillingFileSource:
+    """Base of the `focus` and `cur2` sources (see the module docstring)."""
+
+    name: str
+    required_columns: tuple[str, ...]
+    optional_columns: tuple[str, ...] = ()
+    tags_column: str
+    start_column: str
+
+    def __init__(self, uri: str):
+        self.uri = uri
+
+    @classmethod
+    def from_settings(cls):
+        uri = env("COST_SOURCE_URI")
+        if not uri:
+            raise SettingError(
+                f"COST_SOURCE={cls.name} needs COST_SOURCE_URI: a local file, folder or glob, or s3://bucket/prefix"
+            )
+        return cls(uri)
+
+    def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
+        """Line-item columns (row_ref aside) plus REASON, BILLING_ACCOUNT,
+        BILLING_PERIOD_START and CURRENCY, one row per raw row."""
+        raise NotImplementedError
+
+    # --- the run -------------------------------------------------------------
+
+    def fetch(self, first: dt.date, last: dt.date, rules: Rules) -> SourceResult:
+        start = pd.Timestamp(first, tz="UTC")
+        end = pd.Timestamp(last + dt.timedelta(days=1), tz="UTC")
+        files = list_billing_files(self.uri)
+        # A BILLING_PERIOD=YYYY-MM folder outside the window need not be read.
+        wanted = [f for f in files if f.billing_period is None
+                  or (f.billing_period <= last and month_after(f.billing_period) > first)]
+        client = s3_client() if any(f.is_s3 for f in wanted) else None
+        collected = _Collected()
+        for file in wanted:
+            self._read_file(file, client, rules, start, end, collected)
+        self._check_currencies(collected)
+        self._check_deliveries(collected)
+
+        items = compact(pd.concat(collected.items, ignore_index=True)) if collected.items else empty_line_items()
+        totals = (
+            pd.concat(collected.totals).groupby("date", as_index=False)[MONEY_COLUMNS].sum()
+            if collected.totals else pd.DataFrame({"date": [], "billed_cost": [], "effective_cost": []})
+        )
+        rejected = pd.concat(collected.rejected, ignore_index=True) if collected.rejected else empty_rejected()
+        return SourceResult(
+            line_items=items,
+            day_totals=totals,
+            rejected_rows=rejected,
+            metadata={
+                "source_uri": self.uri,
+                "files_read": len(wanted),
+                "files_outside_window": len(files) - len(wanted),
+                "rows_read": collected.rows_read,
+                "rows_in_window": collected.rows_in_window,
+                "billing_periods": ", ".join(sorted({f"{k[2]:%Y-%m}" for k in collected.deliveries})) or "none",
+            },
+        )
+
+    def _read_file(self, file: BillingFile, client, rules: Rules, start, end, collected: _Collected) -> None:
+        present = set(file_columns(file, client))
+        missing = [c for c in self.required_columns if c not in present]
+        if missing:
+            raise BadCostDataError(f"{file.uri} lacks the required column(s) {', '.join(missing)} for COST_SOURCE={self.name}")
+        columns = [c for c in (*self.required_columns, *self.optional_columns) if c in present]
+
+        def outside_window(statistics: dict) -> bool:
+            low, high = statistics.get(self.start_column, (None, None))
+            if not isinstance(low, dt.datetime) or not isinstance(high, dt.datetime):
+                return False
+            low, high = (pd.Timestamp(v).tz_localize("UTC") if v.tzinfo is None else pd.Timestamp(v) for v in (low, high))
+            return high < start or low >= end
+
+        for first_row, batch in read_batches(file, columns, client, skip_row_group=outside_window):
+            self._collect_batch(file, first_row, batch, rules, start, end, collected)
+
+    def _collect_batch(self, file: BillingFile, first_row: int, batch: pa.Table, rules: Rules, start, end,
+                       collected: _Collected) -> None:
+        rows = batch.num_rows
+        collected.rows_read += rows
+        if self.tags_column in batch.column_names:
+            tags = extract_tags(batch.column(self.tags_column), rules, self.tags_column, file.uri)
+            raw = categorized(batch.drop_columns([self.tags_column]))
+        else:
+            tags, raw = no_tags(rows), categorized(batch)
+        parsed = self.parse(raw, tags)
+        if tags[TAG_ERROR].notna().any():
+            parsed[REASON] = join_reasons(parsed[REASON], tags[TAG_ERROR])
+
+        for currency in parsed[CURRENCY].dropna().unique():
+            collected.currencies.setdefault(str(currency), file.uri)
+        if file.billing_period is not None:  # the BILLING_PERIOD=YYYY-MM folder says it for every row
+            periods = pd.Series(file.billing_period, index=parsed.index)
+        else:
+            periods = parsed[BILLING_PERIOD_START].dt.tz_convert(None).dt.date
+        deliveries = pd.DataFrame({"provider": parsed["provider"], "account": parsed[BILLING_ACCOUNT], "period": periods})
+        for provider, account, period in deliveries.dropna(subset=["period"]).drop_duplicates().itertuples(index=False):
+            key = (None if pd.isna(provider) else provider, None if pd.isna(account) else account, period)
+            collected.deliveries[key].add(file.folder)
+
+        charge_start = parsed["charge_period_start"]
+        in_window = (charge_start >= start) & (charge_start < end)
+        bad = parsed[REASON].notna()
+        good = ~bad & in_window
+        collected.rows_in_window += int(good.sum())
+        if good.any():
+            items = parsed.loc[good, [c for c in LINE_ITEM_COLUMNS if c != "row_ref"]]
+            items["row_ref"] = pd.Categorical.from_codes(np.zeros(len(items), dtype=np.int8), categories=[file.uri])
+            days = items["charge_period_start"].dt.tz_convert(None).dt.normalize().rename("date")
+            totals = items.groupby(days)[MONEY_COLUMNS].sum().reset_index()
+            totals["date"] = totals["date"].dt.date
+            collected.totals.append(totals)
+            collected.items.append(compact(items))
+        if bad.any():
+            rejected = rejected_rows(self.name, file, first_row, batch, parsed, bad, periods, start, end)
+            if not rejected.empty:
+                collected.rejected.append(rejected)
+
+    # --- whole-run checks ----------------------------------------------------
+
+    def _check_currencies(self, collected: _Collected) -> None:
+        found = collected.currencies
+        if len(found) > 1:
+            listing = ", ".join(f"{currency} (first in {uri})" for currency, uri in sorted(found.items()))
+            raise BadCostDataError(f"billing files under {self.uri} mix currencies: {listing}; the warehouse holds one currency, {WAREHOUSE_CURRENCY}")
+        for currency, uri in found.items():
+            if currency != WAREHOUSE_CURRENCY:
+                raise BadCostDataError(f"{uri} is billed in {currency}; the warehouse holds {WAREHOUSE_CURRENCY} only (CONTRACT §4)")
+
+    def _check_deliveries(self, collected: _Collected) -> None:
+        for (provider, account, period), folders in sorted(collected.deliveries.items(), key=lambda kv: str(kv[0])):
+            if len(folders) > 1:
+                who = " ".join(str(p) for p in (provider, account) if p) or "one billing account"
+                raise BadCostDataError(
+                    f"billing period {period:%Y-%m} of {who} comes from {len(folders)} overlapping deliveries: "
+                    f"{', '.join(sorted(folders))}; keep one of them (e.g. the latest) under COST_SOURCE_URI"
+                )
+
+
+def compact(items: pd.DataFrame) -> pd.DataFrame:
+    """Sum line items that differ only in their amounts.
+
+    Resource ids are kept only on rows of an hour or less, the only ones
+    hourly_costs uses: daily_costs has no resource column, so longer rows of
+    one key collapse into one.
+    """
+    longer = ~((items["charge_period_end"] - items["charge_period_start"]) <= HOURLY)
+    items = items.assign(resource_id=set_where(items["resource_id"], longer, ""))
+    summed = items.groupby(GROUP_KEYS, dropna=False, sort=False, observed=True)[MEASURE_COLUMNS].sum().reset_index()
+    # Plain objects again: concatenating batches whose categories differ is slow.
+    categorical = [c for c in summed.columns if _is_categorical(summed[c])]
+    summed[categorical] = summed[categorical].astype(object)
+    return summed[LINE_ITEM_COLUMNS]
+
+
+def rejected_rows(source: str, file: BillingFile, first_row: int, batch: pa.Table, parsed: pd.DataFrame,
+                  bad: pd.Series, periods: pd.Series, start, end) -> pd.DataFrame:
+    """The unusable rows of a batch that may belong to the window, with the raw values they had.
+
+    A row is dated by its charge start. Without a readable one it may belong to
+    any day of its billing period: it is dated on the period's first day (one
+    place, so re-runs never copy it) and returned for every window that
+    overlaps the period, so each such run weighs it; without a known period,
+    for every window, dated on the window's first day.
+    """
+    positions = np.flatnonzero(bad.to_numpy())
+    days, relevant = [], []
+    for charge, period in zip(parsed["charge_period_start"].iloc[positions], periods.iloc[positions]):
+        if pd.notna(charge):
+            days.append(charge.date())
+            relevant.append(start <= charge < end)
+        elif pd.notna(period):
+            days.append(period)
+            relevant.append(period < end.date() and month_after(period) > start.date())
+        else:
+            days.append(start.date())
+            relevant.append(True)
+    keep = np.array(relevant, dtype=bool)
+    positions, days = positions[keep], np.array(days, dtype=object)[keep]
+    if len(positions) == 0:
+        return empty_rejected()
+    raw = batch.take(pa.array(positions)).to_pylist()
+    frame = pd.DataFrame({
+        "date": days,
+        "source": source,
+        "file": file.uri,
+        "row_number": first_row + positions,
+        "reason": parsed[REASON].iloc[positions].to_numpy(),
+        "billed_cost": parsed["billed_cost"].iloc[positions].to_numpy(),
+        "effective_cost": parsed["effective_cost"].iloc[positions].to_numpy(),
+        "raw": [json.dumps(row, default=str) for row in raw],
+    })
+    frame[["billed_cost", "effective_cost"]] = frame[["billed_cost", "effective_cost"]].astype(object).where(
+        frame[["billed_cost", "effective_cost"]].notna(), None)
+    return frame[REJECTED_COLUMNS]

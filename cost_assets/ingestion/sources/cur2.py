@@ -1,0 +1,131 @@
+"""The `cur2` billing source: AWS Data Exports CUR 2.0, Parquet or gzip CSV (CONTRACT §2),
+laid out as <prefix>/data/BILLING_PERIOD=YYYY-MM/*.
+
+billed_cost is the unblended cost; effective_cost is amortized by line item
+type (AMORTIZATION). Unused commitment stays on its own rows: the RIFee and
+SavingsPlanRecurringFee lines carry it as their effective cost, under their
+own charge category, as do credits, refunds and tax.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cost_assets.ingestion.sources.billing_files import (
+    BILLING_ACCOUNT,
+    BILLING_PERIOD_START,
+    CURRENCY,
+    REASON,
+    BillingFileSource,
+    first_present,
+    join_reasons,
+    parse_numbers,
+    parse_timestamps,
+    raw_column,
+    text,
+    unparseable,
+)
+
+PROVIDER = "AWS"
+UNBLENDED = "line_item_unblended_cost"
+
+# effective_cost per line item type: the sum of sign x column; any other type
+# keeps its unblended cost. An empty list means 0.
+AMORTIZATION: dict[str, list[tuple[str, int]]] = {
+    "SavingsPlanCoveredUsage": [("savings_plan_savings_plan_effective_cost", 1)],
+    # total commitment minus used commitment: the unused part of the plan
+    "SavingsPlanRecurringFee": [("savings_plan_total_commitment_to_date", 1), ("savings_plan_used_commitment", -1)],
+    "SavingsPlanNegation": [],
+    "SavingsPlanUpfrontFee": [],
+    "DiscountedUsage": [("reservation_effective_cost", 1)],
+    # the reservation's unused amortized upfront fee plus its unused recurring fee
+    "RIFee": [("reservation_unused_amortized_upfront_fee_for_billing_period", 1), ("reservation_unused_recurring_fee", 1)],
+}
+AMORTIZATION_COLUMNS = tuple(dict.fromkeys(column for terms in AMORTIZATION.values() for column, _ in terms))
+
+REQUIRED_COLUMNS = (
+    "line_item_usage_start_date", "line_item_usage_end_date", "line_item_line_item_type", UNBLENDED,
+    "line_item_usage_account_id", "line_item_product_code", "line_item_currency_code", *AMORTIZATION_COLUMNS,
+)
+OPTIONAL_COLUMNS = (
+    "product_servicecode", "line_item_resource_id", "line_item_usage_amount", "pricing_unit",
+    "bill_payer_account_id", "bill_billing_period_start_date", "bill_invoice_id", "resource_tags",
+)
+
+
+def amortize(line_item_type: pd.Series, raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """effective_cost per AMORTIZATION, and per row why it cannot be computed (else None)."""
+    effective = parse_numbers(raw[UNBLENDED])
+    reasons = [pd.Series(None, index=raw.index, dtype=object)]
+    for kind, terms in AMORTIZATION.items():
+        rows = (line_item_type == kind).to_numpy()
+        if not rows.any():
+            continue
+        total = np.zeros(len(raw))
+        for column, sign in terms:
+            values = parse_numbers(raw[column]).to_numpy()
+            missing = rows & np.isnan(values)
+            if missing.any():
+                problem = unparseable(raw[column][missing], pd.Series(values[missing], index=raw.index[missing]), column, "a number")
+                reasons.append((problem + f" (needed for {kind})").reindex(raw.index))
+            total = total + sign * values
+        effective = effective.where(~rows, total)
+    return effective, join_reasons(*reasons)
+
+
+def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
+    """CUR 2.0 rows -> line items (see BillingFileSource.parse)."""
+    start = parse_timestamps(raw["line_item_usage_start_date"])
+    end = parse_timestamps(raw["line_item_usage_end_date"])
+    billed = parse_numbers(raw[UNBLENDED])
+    kind = text(raw, "line_item_line_item_type")
+    effective, amortization_problems = amortize(kind, raw)
+    quantity_raw = raw_column(raw, "line_item_usage_amount")
+    quantity = parse_numbers(quantity_raw)
+    period_raw = raw_column(raw, "bill_billing_period_start_date")
+    if "bill_invoice_id" in raw:
+        estimated = text(raw, "bill_invoice_id").isna()  # AWS leaves it blank until the month is invoiced
+    else:
+        estimated = pd.Series(False, index=raw.index)
+    reasons = join_reasons(
+        unparseable(raw["line_item_usage_start_date"], start, "line_item_usage_start_date", "an ISO 8601 timestamp"),
+        unparseable(raw["line_item_usage_end_date"], end, "line_item_usage_end_date", "an ISO 8601 timestamp"),
+        unparseable(kind, kind, "line_item_line_item_type", "a type"),
+        unparseable(raw[UNBLENDED], billed, UNBLENDED, "a number"),
+        unparseable(quantity_raw, quantity, "line_item_usage_amount", "a number", required=False),
+        amortization_problems,
+    )
+    return pd.DataFrame({
+        "charge_period_start": start,
+        "charge_period_end": end,
+        "provider": PROVIDER,
+        "account_id": text(raw, "line_item_usage_account_id"),
+        "aws_service": first_present(text(raw, "product_servicecode"), text(raw, "line_item_product_code")),
+        "charge_category": kind,
+        "team": tags["team"].array,
+        "service": tags["service"].array,
+        "customer_id": tags["customer_id"].array,
+        "environment": tags["environment"].array,
+        "usage_unit": text(raw, "pricing_unit"),
+        "resource_id": text(raw, "line_item_resource_id"),
+        "billed_cost": billed,
+        "effective_cost": effective,
+        "usage_quantity": quantity.fillna(0.0),
+        "is_estimated": estimated.astype(bool),
+        REASON: reasons,
+        BILLING_ACCOUNT: text(raw, "bill_payer_account_id"),
+        BILLING_PERIOD_START: parse_timestamps(period_raw),
+        CURRENCY: text(raw, "line_item_currency_code"),
+    }, index=raw.index)
+
+
+class Cur2Source(BillingFileSource):
+    name = "cur2"
+    required_columns = REQUIRED_COLUMNS
+    optional_columns = OPTIONAL_COLUMNS
+    tags_column = "resource_tags"
+    start_column = "line_item_usage_start_date"
+
+    def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
+        return parse_cur2(raw, tags)

@@ -1,0 +1,1 @@
+"""Off-hours waste of non-production environments (issue 7)."""
