@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from cost_assets.allocation.assets import cost_allocation
+from cost_assets.analytics.assets import as_of_reports
 from cost_assets.anomalies.alerts import AlertWebhook
 from cost_assets.api.summaries import team_daily_costs
 from cost_assets.anomalies.assets import cost_anomalies
@@ -27,6 +29,8 @@ defs = Definitions(
         billing_costs,
         customer_snapshots,
         service_metrics,
+        cost_allocation,
+        as_of_reports,
         cost_anomalies,
         team_daily_costs,
         off_hours_waste,

@@ -53,11 +53,19 @@ def insert_rows(conn: Connection, table: Table, rows: pd.DataFrame) -> None:
 
     On PostgreSQL, rows already in primary-key order load fastest.
     """
-    if not _is_postgres(conn):
-        conn.execute(table.insert(), records(rows, table))
-        return
     columns = [c for c in table.columns if c.name in rows.columns]
-    arrays = [pa.array(rows[c.name], type=_arrow_type(c.type), from_pandas=True) for c in columns]
+    if _is_postgres(conn):
+        try:
+            arrays = [pa.array(rows[c.name], type=_arrow_type(c.type), from_pandas=True) for c in columns]
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays = None  # values Arrow will not convert exactly (Decimal, dates as text): the driver converts them
+        if arrays is not None:
+            _copy(conn, table, columns, arrays)
+            return
+    conn.execute(table.insert(), records(rows, table))
+
+
+def _copy(conn: Connection, table: Table, columns: list, arrays: list[pa.Array]) -> None:
     buffer = io.BytesIO()
     pacsv.write_csv(pa.Table.from_arrays(arrays, names=[c.name for c in columns]), buffer,
                     pacsv.WriteOptions(include_header=False, quoting_style="needed"))

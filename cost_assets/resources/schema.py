@@ -155,7 +155,7 @@ customer_unit_economics = Table(
     Column("fully_loaded_cost", Money, nullable=False, comment="monthly_infra_cost + overhead_cost"),
     Column("fully_loaded_margin_pct", Float, nullable=True, comment="(mrr - fully_loaded_cost) / mrr * 100; null when MRR is 0 or missing"),
     Column("is_negative_margin_fully_loaded", Boolean, nullable=False, comment="True when the fully loaded cost exceeds the MRR"),
-    Column("cost_breakdown", Text, nullable=False, comment='JSON array [{"service": ..., "cost": ...}] of monthly_infra_cost by service, largest first'),
+    Column("cost_breakdown", Text, nullable=False, comment='JSON array [{"service": ..., "cost": ...}] of monthly_infra_cost by service, largest first, in USD to the cent (adding up to monthly_infra_cost rounded to the cent)'),
     comment="Per-customer unit economics as of a day (trailing 30 days): every active customer and every customer with allocated cost.",
 )
 
@@ -175,7 +175,7 @@ service_cost_report = Table(
     Column("request_count", BigInteger, nullable=True, comment="Requests to the service over the 30 days (service_metrics); null without request data"),
     Column("customers_served", Integer, nullable=False, comment="Customers with cost of this service allocated to them over the 30 days"),
     Column("cost_per_customer", Float, nullable=True, comment="last_30_days_cost / customers_served; null when no customer was served"),
-    Column("top_cost_drivers", Text, nullable=False, comment='JSON array [{"awsService": ..., "cost": ...}]: the largest provider services of the 30 days'),
+    Column("top_cost_drivers", Text, nullable=False, comment='JSON array [{"awsService": ..., "cost": ...}]: the 5 largest provider services of the 30 days, USD to the cent'),
     comment="Per-service cost report as of a day (every environment; trend on daily averages).",
 )
 

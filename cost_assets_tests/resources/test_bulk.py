@@ -66,3 +66,12 @@ def test_nulls_and_empty_results(warehouse):
     assert back["status"].isna().all() and back["mrr"].isna().all() and back["gross_margin_pct"].isna().all()
     assert back["days_with_data"].tolist() == [30]
     assert empty.empty and list(empty.columns) == ["as_of_date", "mrr"]
+
+
+def test_values_arrow_cannot_type_still_insert(warehouse):
+    from decimal import Decimal
+
+    rows = pd.DataFrame({"date": [DAY], "id": ["c1"], "name": ["C"], "mrr": [Decimal("1500.25")], "status": ["active"]})
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.customer_snapshots, DAY, DAY, rows)
+    assert warehouse.read("SELECT mrr FROM customer_snapshots")["mrr"].tolist() == [1500.25]

@@ -1,0 +1,182 @@
+"""Allocation assets: customer_cost_allocation, unallocated_costs and
+customer_overhead_allocation, per UTC day, with the blocking conservation check."""
+
+import datetime as dt
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
+from sqlalchemy import Connection
+
+from cost_assets.allocation import queries
+from cost_assets.allocation.allocation import (
+    Allocation,
+    allocate,
+    conservation_gaps,
+    customers_by_day,
+    describe_gaps,
+)
+from cost_assets.allocation.rules import load_allocation_rules
+from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
+from cost_assets.metadata import money, table
+from cost_assets.partitions import day_chunks, daily_partitions, single_run, window_days
+from cost_assets.resources import schema
+from cost_assets.resources.warehouse import Warehouse
+
+GROUP = "allocation"
+INPUTS = ["daily_costs", "service_metrics", "customer_snapshots"]
+# Days allocated per pass: bounds memory on long backfills; the whole window is still one transaction.
+CHUNK_DAYS = 31
+
+CONSERVATION_CHECK = "allocation_conserves_daily_costs"
+
+
+class AllocationNotConserved(RuntimeError):
+    """Allocated + unallocated cost differs from daily_costs; the message names the days."""
+
+
+class WindowSummary:
+    """Small aggregates of a window's allocation for the materialization metadata
+    (chunks are folded in as they are written, so the rows themselves are not kept)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[pd.DataFrame]] = {"customer": [], "rule": [], "reason": [], "overhead": [], "unspread": []}
+        self.rows = {"allocated": 0, "unallocated": 0, "overhead": 0}
+
+    def add(self, result: Allocation) -> None:
+        self.parts["customer"].append(result.allocated.groupby("customer_id", as_index=False)["allocated_cost"].sum())
+        self.parts["rule"].append(result.allocated.groupby(["allocation_method", "rule"], as_index=False)["allocated_cost"].sum())
+        self.parts["reason"].append(result.unallocated.groupby(["reason", "service"], as_index=False)["cost"].sum())
+        self.parts["overhead"].append(result.overhead.groupby("reason", as_index=False)["overhead_cost"].sum())
+        self.parts["unspread"].append(result.unspread_overhead)
+        self.rows["allocated"] += len(result.allocated)
+        self.rows["unallocated"] += len(result.unallocated)
+        self.rows["overhead"] += len(result.overhead)
+
+    def total(self, part: str, keys: list[str], value: str) -> pd.DataFrame:
+        frame = pd.concat(self.parts[part], ignore_index=True)
+        return (frame.groupby(keys, as_index=False)[value].sum()
+                .sort_values(value, ascending=False).round({value: 2}).reset_index(drop=True))
+
+    def unspread(self) -> pd.DataFrame:
+        return pd.concat(self.parts["unspread"], ignore_index=True)
+
+
+def _write_chunk(warehouse: Warehouse, conn: Connection, start: dt.date, end: dt.date, result: Allocation) -> None:
+    warehouse.replace_window(conn, schema.customer_cost_allocation, start, end, result.allocated)
+    warehouse.replace_window(conn, schema.unallocated_costs, start, end, result.unallocated)
+    warehouse.replace_window(conn, schema.customer_overhead_allocation, start, end, result.overhead)
+
+
+@contextmanager
+def _writer(conn: Connection) -> Iterator[Executor]:
+    """Runs chunk writes beside the next chunk's allocation: in a thread on
+    PostgreSQL; inline on SQLite, whose connections stay in their own thread."""
+    if conn.dialect.name == "postgresql":
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="allocation-writer") as pool:
+            yield pool
+    else:
+        yield _InlineExecutor()
+
+
+class _InlineExecutor(Executor):
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future, as a thread would
+            future.set_exception(exc)
+        return future
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("customer_cost_allocation", group_name=GROUP, kinds={"sql"}, deps=INPUTS,
+                  description="Effective cost placed on customers per day, customer, service and method (rules file)."),
+        AssetSpec("unallocated_costs", group_name=GROUP, kinds={"sql"}, deps=INPUTS,
+                  description="Effective cost no rule placed on a customer, per day, service, team and reason."),
+        AssetSpec("customer_overhead_allocation", group_name=GROUP, kinds={"sql"}, deps=INPUTS,
+                  description="Chosen unallocated reasons spread over customers by allocated cost (fully loaded cost)."),
+    ],
+    check_specs=[
+        AssetCheckSpec(CONSERVATION_CHECK, asset="customer_cost_allocation", blocking=True,
+                       description="Each day, allocated + unallocated cost equals daily_costs.effective_cost (±$0.01)."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
+    first, last = window_days(context.partition_time_window)
+    rules = load_allocation_rules()
+    drivers = rules.driver_services()
+    summary = WindowSummary()
+    with warehouse.transaction() as conn, warehouse.engine.connect() as reader, _writer(conn) as writer:
+        pending = None
+        for start, end in day_chunks(first, last, CHUNK_DAYS):
+            # Inputs come from a second connection so the next chunk is read and
+            # allocated while the database still writes the previous one.
+            costs = queries.cost_rows(reader, start, end)
+            customers = customers_by_day(queries.snapshots_for(reader, start, end), sorted(set(costs["date"])))
+            metrics = queries.driver_metrics(reader, start, end, drivers)
+            result = allocate(costs, metrics, customers, rules)
+            if pending is not None:
+                pending.result()  # one write in flight; re-raises its error
+            pending = writer.submit(_write_chunk, warehouse, conn, start, end, result)
+            summary.add(result)
+        if pending is not None:
+            pending.result()
+        totals = queries.conservation_totals(conn, first, last)
+        gaps = conservation_gaps(totals)
+        if not gaps.empty:
+            # Raising rolls the transaction back: the previous good allocation stays.
+            raise AllocationNotConserved(describe_gaps(gaps))
+
+    unspread = summary.unspread()
+    billed = float(totals["billed"].sum())
+    yield MaterializeResult(
+        asset_key="customer_cost_allocation",
+        metadata={
+            "rules_file": rules.path,
+            "days_with_costs": int((totals["billed"] != 0).sum()),
+            "row_count": summary.rows["allocated"],
+            "total_billed_cost": money(billed),
+            "total_allocated_cost": money(totals["allocated"].sum()),
+            "allocated_share": round(float(totals["allocated"].sum()) / billed, 4) if billed else 0.0,
+            "top_customers": table(summary.total("customer", ["customer_id"], "allocated_cost"), limit=20),
+            "by_rule": table(summary.total("rule", ["allocation_method", "rule"], "allocated_cost")),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=CONSERVATION_CHECK,
+                asset_key="customer_cost_allocation",
+                passed=True,
+                metadata={
+                    "days": len(totals),
+                    "largest_difference_usd": float(
+                        (totals["allocated"] + totals["unallocated"] - totals["billed"]).abs().max().round(6)
+                    ) if len(totals) else 0.0,
+                    "tolerance_usd": RECONCILIATION_TOLERANCE_USD,
+                },
+            )
+        ],
+    )
+    yield MaterializeResult(
+        asset_key="unallocated_costs",
+        metadata={
+            "row_count": summary.rows["unallocated"],
+            "total_unallocated_cost": money(totals["unallocated"].sum()),
+            "by_reason": table(summary.total("reason", ["reason", "service"], "cost"), limit=20),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="customer_overhead_allocation",
+        metadata={
+            "row_count": summary.rows["overhead"],
+            "reasons_spread": ", ".join(rules.overhead_reasons) or "none (allocation.overhead disabled)",
+            "spread_by_reason": table(summary.total("overhead", ["reason"], "overhead_cost")),
+            "unspread_cost": money(unspread["cost"].sum()),
+            "unspread_days": ", ".join(sorted({str(d) for d in unspread["date"]})) or "none",
+        },
+    )

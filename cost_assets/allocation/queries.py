@@ -1,0 +1,70 @@
+"""Warehouse queries of the allocation assets (SQLAlchemy Core, SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Connection, func, select
+
+from cost_assets.resources.schema import (
+    customer_cost_allocation,
+    customer_snapshots,
+    daily_costs,
+    service_metrics,
+    unallocated_costs,
+)
+from cost_assets.resources.bulk import read_frame
+
+
+def _dates(frame: pd.DataFrame, column: str = "date") -> pd.DataFrame:
+    frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def cost_rows(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Effective cost per day and allocation tags (the grain rules look at)."""
+    tags = [daily_costs.c.date, daily_costs.c.team, daily_costs.c.service, daily_costs.c.customer_id,
+            daily_costs.c.environment]
+    query = (
+        select(*tags, func.sum(daily_costs.c.effective_cost).label("effective_cost"))
+        .where(daily_costs.c.date.between(first, last))
+        .group_by(*tags)
+    )
+    return _dates(read_frame(conn, query))
+
+
+def driver_metrics(conn: Connection, first: dt.date, last: dt.date, services: set[str]) -> pd.DataFrame:
+    """Request counts of the driver services, customers with requests only."""
+    m = service_metrics.c
+    query = (
+        select(m.date, m.service, m.customer_id, m.request_count)
+        .where(m.date.between(first, last), m.service.in_(sorted(services)), m.request_count > 0)
+    )
+    return _dates(read_frame(conn, query))
+
+
+def snapshots_for(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """customer_snapshots of first..last plus the latest one before `first` (days without their own snapshot use it)."""
+    s = customer_snapshots.c
+    before = select(func.max(s.date)).where(s.date <= first).scalar_subquery()
+    query = select(s.date, s.id, s.name, s.mrr, s.status).where(s.date >= func.coalesce(before, first), s.date <= last)
+    return _dates(read_frame(conn, query))
+
+
+def _per_day(conn: Connection, table, value, label: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+    query = (
+        select(table.c.date, func.sum(value).label(label))
+        .where(table.c.date.between(first, last))
+        .group_by(table.c.date)
+    )
+    return _dates(pd.read_sql(query, conn))
+
+
+def conservation_totals(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Per day: billed (daily_costs.effective_cost), allocated and unallocated totals as written."""
+    billed = _per_day(conn, daily_costs, daily_costs.c.effective_cost, "billed", first, last)
+    allocated = _per_day(conn, customer_cost_allocation, customer_cost_allocation.c.allocated_cost, "allocated", first, last)
+    unallocated = _per_day(conn, unallocated_costs, unallocated_costs.c.cost, "unallocated", first, last)
+    totals = billed.merge(allocated, on="date", how="outer").merge(unallocated, on="date", how="outer")
+    return totals.fillna(0.0).sort_values("date").reset_index(drop=True)

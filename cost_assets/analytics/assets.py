@@ -1,0 +1,111 @@
+"""As-of report assets: customer_unit_economics, service_cost_report and
+team_costs, per UTC as-of day, each over its trailing 30 (and previous 30) days."""
+
+
+import pandas as pd
+from dagster import AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, TimeWindowPartitionMapping, multi_asset
+
+from cost_assets.allocation import queries as allocation_queries
+from cost_assets.allocation.allocation import customers_by_day
+from cost_assets.analytics import queries
+from cost_assets.analytics.economics import lowest_margin_first, unit_economics
+from cost_assets.analytics.reports import service_report, team_report
+from cost_assets.analytics.windows import LOOKBACK_DAYS, AsOfWindows
+from cost_assets.metadata import money, table
+from cost_assets.partitions import daily_partitions, single_run, window_days
+from cost_assets.resources import schema
+from cost_assets.resources.warehouse import Warehouse
+
+GROUP = "analytics"
+LOWEST_MARGIN_ROWS = 15
+
+# As-of day D reads the days D-59 .. D of its inputs.
+LOOKBACK = TimeWindowPartitionMapping(start_offset=-(LOOKBACK_DAYS - 1), allow_nonexistent_upstream_partitions=True)
+
+
+def _window_dep(asset: str) -> AssetDep:
+    return AssetDep(asset, partition_mapping=LOOKBACK)
+
+
+def _lowest_margin_table(economics: pd.DataFrame) -> pd.DataFrame:
+    latest = economics[economics["as_of_date"] == economics["as_of_date"].max()]
+    columns = ["customer_id", "customer_name", "mrr", "monthly_infra_cost", "gross_margin_pct",
+               "fully_loaded_cost", "fully_loaded_margin_pct", "cost_trend_pct", "missing_days"]
+    return lowest_margin_first(latest)[columns].round(2)
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("customer_unit_economics", group_name=GROUP, kinds={"sql"},
+                  deps=[_window_dep("customer_cost_allocation"), _window_dep("customer_overhead_allocation"),
+                        _window_dep("unallocated_costs"), "customer_snapshots"],
+                  description="Per customer as of a day: 30-day cost, MRR, direct and fully loaded margin, trend, "
+                              "service breakdown."),
+        AssetSpec("service_cost_report", group_name=GROUP, kinds={"sql"},
+                  deps=[_window_dep("daily_costs"), _window_dep("service_metrics"),
+                        _window_dep("customer_cost_allocation")],
+                  description="Per service as of a day: 30-day cost, daily average, trend, top provider services, "
+                              "cost per request and per customer served."),
+        AssetSpec("team_costs", group_name=GROUP, kinds={"sql"}, deps=[_window_dep("daily_costs")],
+                  description="Per team as of a day: 30-day cost, daily average, trend, service count."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
+    first, last = window_days(context.partition_time_window)
+    windows = AsOfWindows(first, last)
+    with warehouse.transaction() as conn:
+        allocated = queries.allocated_costs(conn, windows.start, last)
+        # Days the allocation ran for: it writes allocated or unallocated rows for every day with costs.
+        allocation_days = set(pd.unique(allocated["date"])) | set(queries.unallocated_days(conn, windows.start, last))
+        snapshots = allocation_queries.snapshots_for(conn, first, last)
+        customers = customers_by_day(snapshots, windows.as_of_days)
+        economics = unit_economics(windows, allocated, queries.overhead_costs(conn, windows.start, last),
+                                   allocation_days, customers)
+
+        costs = queries.service_costs(conn, windows.start, last)
+        bill_days = set(costs["date"])
+        served = allocated.loc[allocated["allocated_cost"] != 0, ["date", "service", "customer_id"]]
+        services = service_report(windows, costs, queries.service_requests(conn, windows.start, last), served, bill_days)
+        teams = team_report(windows, costs, bill_days)
+
+        warehouse.replace_window(conn, schema.customer_unit_economics, first, last, economics, date_column="as_of_date")
+        warehouse.replace_window(conn, schema.service_cost_report, first, last, services, date_column="as_of_date")
+        warehouse.replace_window(conn, schema.team_costs, first, last, teams, date_column="as_of_date")
+
+    as_of_without_data = sorted(set(windows.as_of_days) - set(economics["as_of_date"]))
+    incomplete = economics.loc[economics["missing_days"] > 0, "as_of_date"].unique()
+    latest = economics[economics["as_of_date"] == economics["as_of_date"].max()]
+    yield MaterializeResult(
+        asset_key="customer_unit_economics",
+        metadata={
+            "row_count": len(economics),
+            "as_of_days": len(windows.as_of_days),
+            "latest_as_of": str(latest["as_of_date"].max()) if len(latest) else "none",
+            "negative_margin_customers": ", ".join(
+                lowest_margin_first(latest[latest["is_negative_margin"]])["customer_id"]) or "none",
+            "lowest_margin_customers": table(_lowest_margin_table(economics), limit=LOWEST_MARGIN_ROWS),
+            "as_of_days_without_data": ", ".join(str(d) for d in as_of_without_data[:31]) or "none",
+            "as_of_days_with_missing_days": len(incomplete),
+        },
+    )
+    latest_services = services[services["as_of_date"] == services["as_of_date"].max()]
+    yield MaterializeResult(
+        asset_key="service_cost_report",
+        metadata={
+            "row_count": len(services),
+            "latest": table(latest_services.sort_values("last_30_days_cost", ascending=False)
+                            .drop(columns=["as_of_date", "top_cost_drivers"]).round(4), limit=30),
+        },
+    )
+    latest_teams = teams[teams["as_of_date"] == teams["as_of_date"].max()]
+    yield MaterializeResult(
+        asset_key="team_costs",
+        metadata={
+            "row_count": len(teams),
+            "total_last_30_days_cost": money(latest_teams["last_30_days_cost"].sum()),
+            "latest": table(latest_teams.sort_values("last_30_days_cost", ascending=False)
+                            .drop(columns=["as_of_date"]).round(2)),
+        },
+    )

@@ -1,0 +1,88 @@
+"""Property: whatever the bill, usage and customers, every micro-dollar of each
+day ends up allocated or unallocated, exactly once."""
+
+import datetime as dt
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cost_assets.allocation.allocation import allocate, to_micros
+from cost_assets.allocation.rules import parse_allocation_rules
+
+DAYS = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(3)]
+CUSTOMERS = ["cust-1", "cust-2", "cust-3", "cust-4"]
+SERVICES = ["shared-db", "api", "worker", "search", "integrations", "data-pipeline", "ci", "untagged"]
+
+RULES = parse_allocation_rules({
+    "internal_environments": ["staging"],
+    "internal_services": ["ci"],
+    "rules": [
+        {"name": "dedicated", "method": "direct", "priority": 10},
+        {"name": "shared", "method": "usage_proportional", "priority": 20, "services": ["shared-db", "api"]},
+        {"name": "compute", "method": "usage_proportional", "priority": 30, "services": ["worker"], "driver": "api"},
+        {"name": "platform", "method": "even", "priority": 40, "services": ["search"]},
+        {"name": "partner", "method": "fixed", "priority": 50, "services": ["integrations"],
+         "shares": {"cust-1": 33.3, "cust-2": 33.3, "cust-unknown": 33.4}},
+    ],
+    "overhead": {"enabled": True, "reasons": ["untagged", "no_usage", "unknown_customer"]},
+}, "property-rules.yaml")
+
+# Amounts in micro-dollars, credits included.
+money = st.integers(min_value=-50_000_000, max_value=5_000_000_000).map(lambda m: m / 1_000_000)
+
+cost_rows = st.lists(
+    st.fixed_dictionaries({
+        "date": st.sampled_from(DAYS),
+        "team": st.sampled_from(["core", "data", "untagged"]),
+        "service": st.sampled_from(SERVICES),
+        "customer_id": st.sampled_from([*CUSTOMERS, "cust-099", "untagged"]),
+        "environment": st.sampled_from(["production", "production", "staging", "untagged"]),
+        "effective_cost": money,
+    }),
+    max_size=40,
+)
+metric_rows = st.lists(
+    st.fixed_dictionaries({
+        "date": st.sampled_from(DAYS),
+        "service": st.sampled_from(["shared-db", "api", "worker"]),
+        "customer_id": st.sampled_from([*CUSTOMERS, "cust-ghost"]),
+        "request_count": st.integers(min_value=0, max_value=10**9),
+    }),
+    max_size=30,
+)
+customer_rows = st.lists(
+    st.tuples(st.sampled_from(CUSTOMERS), st.sampled_from(["active", "active", "churned"])),
+    max_size=4, unique_by=lambda t: t[0],
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cost_rows, metric_rows, customer_rows)
+def test_allocated_plus_unallocated_equals_the_bill_to_the_micro_dollar(costs, metrics, known):
+    costs = pd.DataFrame(costs, columns=["date", "team", "service", "customer_id", "environment", "effective_cost"])
+    metrics = pd.DataFrame(metrics, columns=["date", "service", "customer_id", "request_count"])
+    # Duplicate (day, service, customer) metrics rows are summed by the product database query.
+    metrics = metrics.groupby(["date", "service", "customer_id"], as_index=False)["request_count"].sum()
+    customers = pd.DataFrame([{"date": d, "id": c, "status": s} for d in DAYS for c, s in known],
+                             columns=["date", "id", "status"])
+
+    result = allocate(costs, metrics, customers, RULES)
+
+    bill = costs.assign(m=to_micros(costs["effective_cost"])).groupby("date")["m"].sum()
+    allocated = result.allocated.assign(m=to_micros(result.allocated["allocated_cost"])).groupby("date")["m"].sum()
+    unallocated = result.unallocated.assign(m=to_micros(result.unallocated["cost"])).groupby("date")["m"].sum()
+    placed = allocated.add(unallocated, fill_value=0).reindex(DAYS, fill_value=0)
+    assert placed.tolist() == bill.reindex(DAYS, fill_value=0).tolist()
+
+    # Only known customers receive cost.
+    assert set(result.allocated["customer_id"]) <= {c for c, _ in known}
+    assert result.allocated["proportion"].between(0, 1).all()
+
+    # Overhead spreads exactly the chosen reasons of the days it could be spread on.
+    chosen = result.unallocated[result.unallocated["reason"].isin(RULES.overhead_reasons)]
+    chosen_micros = chosen.assign(m=to_micros(chosen["cost"])).groupby("date")["m"].sum()
+    spread = result.overhead.assign(m=to_micros(result.overhead["overhead_cost"])).groupby("date")["m"].sum()
+    unspread = result.unspread_overhead.assign(m=to_micros(result.unspread_overhead["cost"])).groupby("date")["m"].sum()
+    assert spread.add(unspread, fill_value=0).reindex(DAYS, fill_value=0).tolist() == \
+        chosen_micros.reindex(DAYS, fill_value=0).tolist()
