@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, and_, bindparam, func, literal, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, select
 
 from cost_assets.api.sql import days_before
 from cost_assets.resources.schema import (
@@ -63,8 +63,14 @@ def customers(as_of: dt.date | None, customer_id: str | None = None) -> Select:
     economics = customer_unit_economics.c
     query = select(*(economics[c] for c in ECONOMICS_COLUMNS)).where(_as_of(economics.as_of_date, as_of, economics.as_of_date))
     if customer_id is None:
+        # No margin (no MRR) with cost is the worst case; no MRR and no cost is irrelevant.
+        without_margin = case(
+            (and_(economics.gross_margin_pct.is_(None), economics.monthly_infra_cost > 0), 0),
+            (economics.gross_margin_pct.is_(None), 2),
+            else_=1,
+        )
         return query.where(economics.status == "active").order_by(
-            economics.gross_margin_pct.is_(None).desc(), economics.gross_margin_pct, economics.customer_id
+            without_margin, economics.gross_margin_pct, economics.customer_id
         )
     return query.where(economics.customer_id == bindparam("customer_id", customer_id))
 

@@ -53,6 +53,7 @@ def fill(warehouse) -> None:
             _economics(LATEST, "c2", "Loss Co", 1000.0, 1500.0, -50.0),
             _economics(LATEST, "c3", "Free Tier Co", None, 300.0, None),
             _economics(LATEST, "c4", "Gone Co", 100.0, 0.0, 100.0, status="churned"),
+            _economics(LATEST, "c5", "Idle Trial Co", None, 0.0, None),
             _economics(EARLIER, "c1", "Profitable Co", 5000.0, 4000.0, 20.0),
         ]),
         schema.cost_anomalies: pd.DataFrame([

@@ -62,9 +62,11 @@ def test_customer_economics_and_as_of(client):
     assert earlier["monthlyInfraCost"] == 4000.0 and earlier["asOf"] == EARLIER.isoformat()
 
 
-def test_customer_list_is_active_customers_lowest_margin_first_with_null_margins_first(client):
+def test_customer_list_is_active_customers_lowest_margin_first(client):
+    """No MRR but a cost is the worst margin of all; no MRR and no cost goes last."""
     body = client.get("/costs/customers", headers=AUTH).json()
-    assert [(c["customerId"], c["grossMargin"]) for c in body["customers"]] == [("c3", None), ("c2", -50.0), ("c1", 80.0)]
+    assert [(c["customerId"], c["grossMargin"]) for c in body["customers"]] == [
+        ("c3", None), ("c2", -50.0), ("c1", 80.0), ("c5", None)]
 
 
 def test_anomalies_are_those_of_the_last_week(client):
