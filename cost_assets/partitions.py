@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition, TimeWindow
+from dagster import AssetDep, BackfillPolicy, DailyPartitionsDefinition, TimeWindow, TimeWindowPartitionMapping
 
 from cost_assets.settings import partitions_start_date
 
@@ -14,6 +14,12 @@ daily_partitions = DailyPartitionsDefinition(
 
 # A backfill over any range is one run; assets read their whole time window.
 single_run = BackfillPolicy.single_run()
+
+
+def trailing_dependency(asset: str, days_before: int) -> AssetDep:
+    """Day D depends on `asset`'s days D-days_before .. D (clipped at the first partition)."""
+    return AssetDep(asset, partition_mapping=TimeWindowPartitionMapping(
+        start_offset=-days_before, allow_nonexistent_upstream_partitions=True))
 
 
 def window_days(window: TimeWindow) -> tuple[dt.date, dt.date]:

@@ -3,7 +3,7 @@ team_costs, per UTC as-of day, each over its trailing 30 (and previous 30) days.
 
 
 import pandas as pd
-from dagster import AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, TimeWindowPartitionMapping, multi_asset
+from dagster import AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
 
 from cost_assets.allocation import queries as allocation_queries
 from cost_assets.allocation.allocation import customers_by_day
@@ -12,19 +12,16 @@ from cost_assets.analytics.economics import lowest_margin_first, unit_economics
 from cost_assets.analytics.reports import service_report, team_report
 from cost_assets.analytics.windows import LOOKBACK_DAYS, AsOfWindows
 from cost_assets.metadata import money, table
-from cost_assets.partitions import daily_partitions, single_run, window_days
+from cost_assets.partitions import daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
 GROUP = "analytics"
 LOWEST_MARGIN_ROWS = 15
 
-# As-of day D reads the days D-59 .. D of its inputs.
-LOOKBACK = TimeWindowPartitionMapping(start_offset=-(LOOKBACK_DAYS - 1), allow_nonexistent_upstream_partitions=True)
-
-
 def _window_dep(asset: str) -> AssetDep:
-    return AssetDep(asset, partition_mapping=LOOKBACK)
+    """As-of day D reads the days D-59 .. D of its inputs."""
+    return trailing_dependency(asset, LOOKBACK_DAYS - 1)
 
 
 def _lowest_margin_table(economics: pd.DataFrame) -> pd.DataFrame:

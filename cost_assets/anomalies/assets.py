@@ -2,13 +2,13 @@
 
 import datetime as dt
 
-from dagster import AssetDep, AssetExecutionContext, MaterializeResult, TimeWindowPartitionMapping, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from cost_assets.anomalies import queries
 from cost_assets.anomalies.detection import AnomalySettings, detect_anomalies
 from cost_assets.anomalies.history import service_history
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_range, daily_partitions, single_run, window_days
+from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -23,8 +23,7 @@ TABLE_COLUMNS = ["date", "service", "severity", "detector", "actual_cost", "expe
     kinds={"sql"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[AssetDep("daily_costs", partition_mapping=TimeWindowPartitionMapping(
-        start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True))],
+    deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)],
     description="Per-service cost anomalies: weekday-aware robust baseline, drift and new-service rules, incidents.",
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:

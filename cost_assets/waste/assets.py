@@ -3,10 +3,10 @@
 import datetime as dt
 
 import pandas as pd
-from dagster import AssetDep, AssetExecutionContext, MaterializeResult, TimeWindowPartitionMapping, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_range, daily_partitions, single_run, window_days
+from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.waste import queries
@@ -34,8 +34,7 @@ def _coverage(latest: pd.DataFrame) -> str:
     kinds={"sql"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[AssetDep("hourly_costs", partition_mapping=TimeWindowPartitionMapping(
-        start_offset=-(WINDOW_DAYS - 1), allow_nonexistent_upstream_partitions=True))],
+    deps=[trailing_dependency("hourly_costs", WINDOW_DAYS - 1)],
     description="Non-production spend outside working hours per environment, service and team over the "
                 "trailing 30 days, the part a schedule could stop and its monthly saving.",
 )

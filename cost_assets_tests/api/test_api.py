@@ -1,10 +1,9 @@
-import datetime as dt
 
 import pytest
 from sqlalchemy import text
 
 from cost_assets.api.app import create_app
-from cost_assets_tests.api.conftest import AUTH, EARLIER, LATEST, TOKEN
+from cost_assets_tests.api.conftest import AUTH, EARLIER
 
 ENDPOINTS = ["/costs/teams", "/costs/services", "/costs/services/shared-db", "/costs/customers/c1",
              "/costs/customers", "/costs/anomalies", "/costs/trend?days=7", "/costs/waste"]
