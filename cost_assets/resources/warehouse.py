@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,7 @@ def display_url(url: str) -> str:
 
 
 _SCHEMA_READY: set[str] = set()
+SCHEMA_ATTEMPTS = 5
 
 
 @lru_cache(maxsize=16)
@@ -77,10 +79,19 @@ class Warehouse(ConfigurableResource):
         """Create missing tables (with keys and comments) and the views, once per process."""
         if self.resolved_url in _SCHEMA_READY:
             return
-        with self._translate_errors(), self.engine.begin() as conn:
-            schema.metadata.create_all(conn)
-            for view in VIEWS:
-                view.create(conn)
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                with self._translate_errors(), self.engine.begin() as conn:
+                    schema.metadata.create_all(conn)
+                    for view in VIEWS:
+                        view.create(conn)
+                break
+            except (WarehouseError, DBAPIError):
+                # Parallel run steps (processes) may create the same table at the same
+                # moment on a fresh warehouse; the next pass finds it and skips it.
+                if attempt == SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         _SCHEMA_READY.add(self.resolved_url)
 
     @contextmanager

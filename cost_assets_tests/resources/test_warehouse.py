@@ -48,3 +48,24 @@ def test_replace_window_rewrites_only_the_window_in_one_transaction(warehouse):
             warehouse.replace_window(conn, schema.service_metrics, d2, d2, rows(d1, 1))
     counts = warehouse.read("SELECT date, COUNT(*) AS n FROM service_metrics GROUP BY date ORDER BY date")
     assert counts["n"].tolist() == [3, 4]
+
+
+def _create_schema_at_once(url: str, barrier) -> None:
+    barrier.wait()
+    Warehouse(url=url).create_schema()
+
+
+def test_parallel_steps_can_create_the_schema_of_a_fresh_warehouse(tmp_path):
+    """A multiprocess run starts several steps at once on an empty warehouse (the CLI range run does)."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(6)
+    workers = [context.Process(target=_create_schema_at_once, args=(url, barrier)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0] * 6
+    assert Warehouse(url=url).read("SELECT COUNT(*) AS n FROM daily_costs")["n"].iloc[0] == 0
