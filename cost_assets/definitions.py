@@ -8,7 +8,7 @@ from cost_assets.allocation.assets import cost_allocation
 from cost_assets.analytics.assets import as_of_reports
 from cost_assets.anomalies.alerts import AlertWebhook
 from cost_assets.api.summaries import team_daily_costs
-from cost_assets.anomalies.assets import cost_anomalies
+from cost_assets.anomalies.assets import cost_anomalies, cost_anomalies_by_dimension
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_schedule
@@ -32,6 +32,7 @@ defs = Definitions(
         cost_allocation,
         as_of_reports,
         cost_anomalies,
+        cost_anomalies_by_dimension,
         team_daily_costs,
         off_hours_waste,
     ],

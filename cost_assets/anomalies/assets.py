@@ -1,25 +1,47 @@
-"""The cost_anomalies asset: per-service anomalies for each day of the window."""
+"""Anomaly assets: cost_anomalies per service (alerted), and
+cost_anomalies_by_dimension per team and per account (shown, not alerted)."""
 
 import datetime as dt
 
+import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from cost_assets.anomalies import queries
 from cost_assets.anomalies.detection import AnomalySettings, detect_anomalies
-from cost_assets.anomalies.history import service_history
+from cost_assets.anomalies.history import cost_history
 from cost_assets.metadata import money, table
 from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
+GROUP = "anomalies"
 # History behind each scored day: the weekday profile, the level and the drift windows.
 LOOKBACK_DAYS = 120
-TABLE_COLUMNS = ["date", "service", "severity", "detector", "actual_cost", "expected_cost", "impact_usd",
-                 "score", "is_provisional", "incident_id"]
+DETECTION_COLUMNS = ["severity", "detector", "actual_cost", "expected_cost", "impact_usd", "score",
+                     "is_provisional", "incident_id"]
+# dimension value in cost_anomalies_by_dimension -> daily_costs column
+DIMENSIONS = {"team": "team", "account": "account_id"}
+
+
+def _detect(warehouse: Warehouse, first: dt.date, last: dt.date, key: str) -> tuple[pd.DataFrame, int]:
+    """Anomalies of first..last per value of daily_costs' `key` column, and how many values were scored."""
+    history = cost_history(queries.cost_days(warehouse, first - dt.timedelta(days=LOOKBACK_DAYS), last, key), key)
+    return detect_anomalies(history, day_range(first, last), AnomalySettings()), int(history["key"].nunique())
+
+
+def _metadata(anomalies: pd.DataFrame, keys: list[str]) -> dict:
+    ranked = anomalies.sort_values(["severity", "impact_usd"], ascending=[True, False])
+    return {
+        "anomalies": len(anomalies),
+        "critical": int((anomalies["severity"] == "critical").sum()),
+        "incidents": int(anomalies["incident_id"].nunique()),
+        "total_impact_usd": money(anomalies["impact_usd"].sum()),
+        "anomaly_table": table(ranked[["date", *keys, *DETECTION_COLUMNS]].round(2), limit=50),
+    }
 
 
 @asset(
-    group_name="anomalies",
+    group_name=GROUP,
     kinds={"sql"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
@@ -28,19 +50,37 @@ TABLE_COLUMNS = ["date", "service", "severity", "detector", "actual_cost", "expe
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    history = service_history(queries.service_days(warehouse, first - dt.timedelta(days=LOOKBACK_DAYS), last))
-    anomalies = detect_anomalies(history, day_range(first, last), AnomalySettings())
+    anomalies, scored = _detect(warehouse, first, last, "service")
     anomalies = anomalies.rename(columns={"key": "service"})
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.cost_anomalies, first, last, anomalies)
-    ranked = anomalies.sort_values(["severity", "impact_usd"], ascending=[True, False])
-    return MaterializeResult(
-        metadata={
-            "anomalies": len(anomalies),
-            "critical": int((anomalies["severity"] == "critical").sum()),
-            "incidents": int(anomalies["incident_id"].nunique()),
-            "total_impact_usd": money(anomalies["impact_usd"].sum()),
-            "scored_services": int(history["key"].nunique()),
-            "anomaly_table": table(ranked[TABLE_COLUMNS].round(2), limit=50),
-        }
-    )
+    return MaterializeResult(metadata={**_metadata(anomalies, ["service"]), "scored_services": scored})
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"sql"},
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)],
+    description="Cost anomalies of each team's and each AWS account's daily total, by the same detector as "
+                "cost_anomalies: catches a rise spread over services that are each too small to flag. "
+                "Not alerted (the service incidents are).",
+)
+def cost_anomalies_by_dimension(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    first, last = window_days(context.partition_time_window)
+    frames, scored = [], {}
+    for dimension, column in DIMENSIONS.items():
+        found, scored[dimension] = _detect(warehouse, first, last, column)
+        frames.append(found.rename(columns={"key": "dimension_value"}).assign(
+            dimension=dimension,
+            # Ids stay unique beside the service incidents': a team may share a service's name.
+            incident_id=lambda f, d=dimension: d + "/" + f["incident_id"].astype(str)))
+    anomalies = pd.concat(frames, ignore_index=True)
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.cost_anomalies_by_dimension, first, last, anomalies)
+    return MaterializeResult(metadata={
+        **_metadata(anomalies, ["dimension", "dimension_value"]),
+        "scored_teams": scored["team"],
+        "scored_accounts": scored["account"],
+    })

@@ -5,23 +5,25 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, select
 
 from cost_assets.resources.schema import cost_anomalies, daily_costs
 from cost_assets.resources.warehouse import Warehouse
 
 
-def service_days(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Effective cost per service and day, with whether the day is still estimated."""
+def cost_days(warehouse: Warehouse, first: dt.date, last: dt.date, key: str) -> pd.DataFrame:
+    """Effective cost per day and value of daily_costs' `key` column (service, team,
+    account_id), with whether the day is still estimated."""
     query = (
         select(
             daily_costs.c.date,
-            daily_costs.c.service,
+            daily_costs.c[key],
             func.sum(daily_costs.c.effective_cost).label("cost"),
-            func.max(daily_costs.c.is_estimated).label("is_estimated"),
+            # PostgreSQL has no max(boolean); 0/1 works on every dialect.
+            func.max(cast(daily_costs.c.is_estimated, Integer)).label("is_estimated"),
         )
         .where(daily_costs.c.date.between(first, last))
-        .group_by(daily_costs.c.date, daily_costs.c.service)
+        .group_by(daily_costs.c.date, daily_costs.c[key])
     )
     frame = warehouse.read(query)
     frame["date"] = pd.to_datetime(frame["date"]).dt.date

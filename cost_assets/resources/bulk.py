@@ -1,10 +1,10 @@
 """Moving whole DataFrames in and out of the warehouse.
 
 On PostgreSQL rows are written through COPY (CSV written by Arrow) and read
-through a binary cursor, each an order of magnitude faster than one bound
-statement per row or pandas.read_sql; elsewhere (SQLite) through executemany
-and pandas.read_sql. Column types come from the SQLAlchemy table or query, so
-both paths give the same values.
+through COPY (CSV parsed by Arrow), each an order of magnitude faster than one
+bound statement per row or pandas.read_sql; elsewhere (SQLite) through
+executemany and pandas.read_sql. Column types come from the SQLAlchemy table or
+query, so both paths give the same values.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Numeric, Table, cast, select
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import Select
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import NullType, String, TypeEngine
 
-
-READ_BATCH_ROWS = 500_000
 
 
 def _is_postgres(conn: Connection) -> bool:
@@ -80,26 +78,51 @@ def read_frame(conn: Connection, query: Executable) -> pd.DataFrame:
     """The rows of `query`, read on `conn` (so inside its transaction).
 
     Date columns hold datetime.date values and money columns floats, on both
-    databases. On PostgreSQL the rows come through a binary cursor in batches,
-    with NUMERIC cast to double precision in the query (far cheaper to decode
-    than Decimal, and the warehouse's money has 6 decimals).
+    databases. On PostgreSQL the rows come through COPY as CSV that Arrow
+    parses, with NUMERIC cast to double precision in the query (the
+    warehouse's money has 6 decimals); no Python object is made per row
+    except the values pandas keeps.
     """
     if not (_is_postgres(conn) and isinstance(query, Select)):
-        frame = pd.read_sql(query, conn)
-        for column in query.selected_columns if isinstance(query, Select) else []:
-            if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
-                frame[column.name] = pd.to_datetime(frame[column.name]).dt.date
-        return frame
+        return _read_sql(conn, query)
     rows = query.subquery()
     floats = select(*(cast(c, Float(53)).label(c.name) if isinstance(c.type, Numeric) and not isinstance(c.type, Float)
                       else c for c in rows.c))
+    types = {c.name: _csv_type(c.type) for c in floats.selected_columns}
+    if any(t is None for t in types.values()):
+        return _read_sql(conn, query)  # a type Arrow would have to guess: the driver converts it
     compiled = floats.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    names = [c.name for c in rows.c]
-    batches = []
-    with conn.connection.driver_connection.cursor(binary=True) as cursor:
-        cursor.execute(str(compiled), compiled.params)
-        while batch := cursor.fetchmany(READ_BATCH_ROWS):
-            batches.append(pd.DataFrame(batch, columns=names))
-    if not batches:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
-    return pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
+    csv = io.BytesIO()
+    with conn.connection.driver_connection.cursor() as cursor, \
+            cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
+        for row in copy:  # COPY sends one message per row: gather them before parsing
+            csv.write(row)
+    if not csv.tell():  # Arrow cannot read an empty CSV
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in types})
+    csv.seek(0)
+    table = pacsv.read_csv(
+        csv,
+        read_options=pacsv.ReadOptions(column_names=list(types), block_size=16 << 20),
+        # COPY writes NULL unquoted and an empty string as "": keep them apart.
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                             quoted_strings_can_be_null=False,
+                                             true_values=["t"], false_values=["f"]),
+    )
+    return table.to_pandas(date_as_object=True)
+
+
+def _read_sql(conn: Connection, query: Executable) -> pd.DataFrame:
+    frame = pd.read_sql(query, conn)
+    for column in query.selected_columns if isinstance(query, Select) else []:
+        if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
+            frame[column.name] = pd.to_datetime(frame[column.name]).dt.date
+    return frame
+
+
+def _csv_type(sql_type: TypeEngine) -> pa.DataType | None:
+    """Arrow type to parse a column as, or None where the driver should convert it."""
+    if isinstance(sql_type, DateTime) or isinstance(sql_type, NullType):
+        return None
+    if isinstance(sql_type, (Boolean, Date, Integer, Float, String)):
+        return _arrow_type(sql_type)
+    return None

@@ -194,22 +194,39 @@ team_costs = Table(
     comment="Per-team cost as of a day.",
 )
 
+def _anomaly_columns(scope: str) -> list[Column]:
+    return [
+        Column("actual_cost", Money, nullable=False, comment="Effective cost that day"),
+        Column("expected_cost", Money, nullable=True, comment="Baseline expectation for that day"),
+        Column("impact_usd", Money, nullable=False, comment="actual_cost - expected_cost"),
+        Column("score", Float, nullable=True, comment="Robust deviation score"),
+        Column("severity", String(16), nullable=False, comment="warning or critical"),
+        Column("detector", String(32), nullable=False, comment="seasonal (one-day test), drift (slow ramp or step) or new_service"),
+        Column("is_provisional", Boolean, nullable=False, comment="True while the day's costs are still estimated by the provider"),
+        Column("incident_id", String(256), nullable=False, comment=f"Consecutive anomalous days of {scope} share one incident id"),
+        Column("incident_start", Date, nullable=False, comment="First day of the incident"),
+        Column("incident_impact_usd", Money, nullable=False, comment="Impact summed from the incident's first day to this day"),
+    ]
+
+
 cost_anomalies = Table(
     "cost_anomalies",
     metadata,
     Column("date", Date, primary_key=True, comment="UTC day tested"),
     Column("service", String(128), primary_key=True, comment="Internal service"),
-    Column("actual_cost", Money, nullable=False, comment="Effective cost that day"),
-    Column("expected_cost", Money, nullable=True, comment="Baseline expectation for that day"),
-    Column("impact_usd", Money, nullable=False, comment="actual_cost - expected_cost"),
-    Column("score", Float, nullable=True, comment="Robust deviation score"),
-    Column("severity", String(16), nullable=False, comment="warning or critical"),
-    Column("detector", String(32), nullable=False, comment="seasonal (one-day test), drift (slow ramp or step) or new_service"),
-    Column("is_provisional", Boolean, nullable=False, comment="True while the day's costs are still estimated by the provider"),
-    Column("incident_id", String(256), nullable=False, comment="Consecutive anomalous days of a service share one incident id"),
-    Column("incident_start", Date, nullable=False, comment="First day of the incident"),
-    Column("incident_impact_usd", Money, nullable=False, comment="Impact summed from the incident's first day to this day"),
+    *_anomaly_columns("a service"),
     comment="Cost anomalies per day and service: actual against a weekday-aware robust baseline.",
+)
+
+cost_anomalies_by_dimension = Table(
+    "cost_anomalies_by_dimension",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day tested"),
+    Column("dimension", String(16), primary_key=True, comment="team or account"),
+    Column("dimension_value", String(128), primary_key=True, comment="Team name (tag `team`) or AWS account id"),
+    *_anomaly_columns("a team or account"),
+    comment="Cost anomalies per day of each team's and each account's total cost (same detector as cost_anomalies; "
+            "not alerted).",
 )
 
 off_hours_waste = Table(

@@ -50,6 +50,21 @@ def test_rows_round_trip_exactly(warehouse):
     assert back["is_estimated"].astype(bool).tolist() == rows["is_estimated"].tolist()
 
 
+def test_text_values_round_trip_without_timestamps(warehouse):
+    """Queries without timestamp columns take the COPY-out path on PostgreSQL."""
+    rows = awkward_rows()
+    c = schema.hourly_costs.c
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.hourly_costs, DAY, DAY, rows)
+        back = read_frame(conn, select(c.resource_id, c.date, c.aws_service, c.account_id, c.effective_cost,
+                                       c.is_estimated).order_by(c.resource_id))
+    assert back["aws_service"].tolist() == rows["aws_service"].tolist()  # '', quotes, newlines, '\\N' intact
+    assert back["account_id"].tolist() == rows["account_id"].tolist()  # leading zeros kept: read as text
+    assert back["date"].tolist() == [DAY] * len(rows)
+    assert back["effective_cost"].tolist() == rows["effective_cost"].tolist()
+    assert back["is_estimated"].tolist() == rows["is_estimated"].tolist()
+
+
 def test_nulls_and_empty_results(warehouse):
     economics = pd.DataFrame([{
         "as_of_date": DAY, "customer_id": "c1", "customer_name": "C", "status": None, "mrr": None,
