@@ -14,9 +14,12 @@ The company: 2,000 customers (2% churned) and 20 services:
 plus staging copies (internal), untagged spend and a tag naming an unknown customer.
 
 Everything lives in a throw-away schema of the given database, dropped at the end.
-The set-based allocation runs for every day as one Dagster run; the row-by-row
-algorithm (one INSERT per customer per shared resource per day, one transaction
-per day) runs on a sample of days and is extrapolated to the whole year.
+The set-based allocation runs for every day as one Dagster run. The row-by-row
+algorithm is the original design's attributeCustomerCosts: per shared resource a
+usage query, then one INSERT ... ON CONFLICT DO UPDATE per customer. It runs on
+a sample of whole days, extrapolated to the year, twice: as the original runs it
+(node-postgres `pool.query`, so each statement commits on its own) and, as a
+stricter reference, with one transaction per day.
 Writes benchmarks/ALLOCATION_RESULTS.md.
 """
 
@@ -145,30 +148,33 @@ NAIVE_TABLE = """
         allocation_method VARCHAR(32), allocated_cost NUMERIC(20, 6), proportion DOUBLE PRECISION,
         PRIMARY KEY (date, customer_id, service, resource, allocation_method))
 """
-INSERT = text("INSERT INTO naive_customer_cost_allocation VALUES (:date, :customer_id, :service, :resource, :method, :cost, :proportion)")
+# The original's upsert (its key lacks the resource, so a service's second resource
+# overwrote the first; the key here keeps both so the dollars can be compared).
+INSERT = text(
+    "INSERT INTO naive_customer_cost_allocation VALUES (:date, :customer_id, :service, :resource, :method, :cost, :proportion) "
+    "ON CONFLICT (date, customer_id, service, resource, allocation_method) DO UPDATE SET "
+    "allocated_cost = EXCLUDED.allocated_cost, proportion = EXCLUDED.proportion")
 
 
 def row_by_row_day(conn, day: dt.date, partners: list[str]) -> int:
-    """The original algorithm for one day: every shared resource, every customer, one INSERT."""
-    inserts = 0
+    """The original algorithm for one day: every shared resource, every customer, one INSERT;
+    customer-tagged resources in one INSERT ... SELECT, as the original does."""
     resources = conn.execute(text(
-        "SELECT service, aws_service, customer_id, effective_cost FROM daily_costs "
-        "WHERE date = :day AND environment = 'production'"), {"day": day}).fetchall()
+        "SELECT service, aws_service, effective_cost FROM daily_costs "
+        "WHERE date = :day AND environment = 'production' AND customer_id = 'untagged'"), {"day": day}).fetchall()
     active = [r[0] for r in conn.execute(text(
         "SELECT id FROM customer_snapshots WHERE date = :day AND status = 'active' ORDER BY id"), {"day": day})]
-    for service, resource, customer, cost in resources:
+    inserts = 0
+    for service, resource, cost in resources:
         cost = float(cost)
-        if customer != "untagged":
-            conn.execute(INSERT, {"date": day, "customer_id": customer, "service": service, "resource": resource,
-                                  "method": "direct", "cost": cost, "proportion": 1.0})
-            inserts += 1
-            continue
         if service in SELF_DRIVEN or service in API_DRIVEN:
             driver = service if service in SELF_DRIVEN else "api"
             usage = conn.execute(text(
-                "SELECT customer_id, request_count FROM service_metrics WHERE date = :day AND service = :service"),
+                "SELECT customer_id, SUM(request_count) AS requests FROM service_metrics "
+                "WHERE service = :service AND date = :day GROUP BY customer_id"),
                 {"day": day, "service": driver}).fetchall()
-            total = sum(r[1] for r in usage)
+            usage = [(c, int(n)) for c, n in usage]  # SUM of bigint comes back as NUMERIC
+            total = sum(n for _, n in usage)
             shares = [(c, n / total) for c, n in usage]
             method = "usage_proportional"
         elif service in EVEN:
@@ -183,7 +189,13 @@ def row_by_row_day(conn, day: dt.date, partners: list[str]) -> int:
             conn.execute(INSERT, {"date": day, "customer_id": customer_id, "service": service, "resource": resource,
                                   "method": method, "cost": round(cost * share, 6), "proportion": share})
             inserts += 1
-    return inserts
+    direct = conn.execute(text(
+        "INSERT INTO naive_customer_cost_allocation "
+        "SELECT date, customer_id, service, aws_service, 'direct', effective_cost, 1.0 FROM daily_costs "
+        "WHERE date = :day AND environment = 'production' AND customer_id <> 'untagged' "
+        "ON CONFLICT (date, customer_id, service, resource, allocation_method) DO UPDATE SET "
+        "allocated_cost = EXCLUDED.allocated_cost"), {"day": day})
+    return inserts + direct.rowcount
 
 
 def main() -> None:
@@ -191,7 +203,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--sample-days", type=int, default=3)
+    parser.add_argument("--sample-days", type=int, default=4)
     args = parser.parse_args()
 
     first_input = FIRST_MEASURED - dt.timedelta(days=LOOKBACK_DAYS - 1)
@@ -234,29 +246,32 @@ def main() -> None:
             conn.execute(text(NAIVE_TABLE))
 
         sample = [FIRST_MEASURED + dt.timedelta(days=i * (args.days // args.sample_days)) for i in range(args.sample_days)]
-        inserts, started = 0, time.perf_counter()
-        for day in sample:
-            with warehouse.engine.begin() as conn:  # one transaction per day
-                inserts += row_by_row_day(conn, day, partners)
-        per_day = (time.perf_counter() - started) / len(sample)
-        figures.update(row_by_row_day_s=per_day, row_by_row_inserts_per_day=inserts / len(sample),
-                       row_by_row_year_s=per_day * args.days, sample=sample)
-        figures["same_dollars"] = same_dollars(warehouse, sample)
-
-        # Reference: the same INSERTs each committed on its own (autocommit), on 2,000 rows.
+        # As the original runs: every statement commits on its own.
         autocommit = warehouse.engine.execution_options(isolation_level="AUTOCOMMIT")
-        with autocommit.connect() as conn:
-            started = time.perf_counter()
-            for i in range(2000):
-                conn.execute(INSERT, {"date": dt.date(2030, 1, 1), "customer_id": f"c{i}", "service": "s",
-                                      "resource": "r", "method": "m", "cost": 1.0, "proportion": 1.0})
-            figures["autocommit_insert_s"] = (time.perf_counter() - started) / 2000
+        figures["autocommit"] = row_by_row(lambda: autocommit.connect(), sample, partners, args.days)
+        figures["same_dollars"] = same_dollars(warehouse, sample)
+        with warehouse.engine.begin() as conn:
+            conn.execute(text("TRUNCATE naive_customer_cost_allocation"))
+        # Stricter reference: the same statements, one transaction per day.
+        figures["daily_commit"] = row_by_row(lambda: warehouse.engine.begin(), sample, partners, args.days)
+        figures["same_dollars"] = max(figures["same_dollars"], same_dollars(warehouse, sample))
+        figures["sample"] = sample
     finally:
         engine_for(url).dispose()
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
     report(args, figures)
+
+
+def row_by_row(connect, sample: list[dt.date], partners: list[str], days: int) -> dict[str, float]:
+    """The original algorithm on each sample day (a new connection or transaction per day), extrapolated."""
+    inserts, started = 0, time.perf_counter()
+    for day in sample:
+        with connect() as conn:
+            inserts += row_by_row_day(conn, day, partners)
+    per_day = (time.perf_counter() - started) / len(sample)
+    return {"day_s": per_day, "year_s": per_day * days, "inserts_per_day": inserts / len(sample)}
 
 
 def timed_run(assets, warehouse: Warehouse, first: dt.date, last: dt.date) -> float:
@@ -291,9 +306,9 @@ def same_dollars(warehouse: Warehouse, days: list[dt.date]) -> float:
 
 
 def report(args, f: dict) -> None:
-    speedup = f["row_by_row_year_s"] / f["set_based_s"]
-    autocommit_year = f["autocommit_insert_s"] * f["row_by_row_inserts_per_day"] * args.days
-    naive_rows = f["row_by_row_inserts_per_day"] * args.days
+    original, strict = f["autocommit"], f["daily_commit"]
+    naive_rows = original["inserts_per_day"] * args.days
+    sampled = f"{len(f['sample'])} days measured ({', '.join(d.isoformat() for d in f['sample'])}), x {args.days}"
     lines = [
         "# Allocation benchmark",
         "",
@@ -306,30 +321,37 @@ def report(args, f: dict) -> None:
         "dedicated customer resources, 2 internal, 1 without a rule; staging, untagged and unknown-customer spend. "
         f"Inputs: {', '.join(f'{k} {v:,} rows' for k, v in f['inputs'].items())} (the year plus the 59 days before it).",
         "",
+        "The row-by-row algorithm is the original design's `attributeCustomerCosts`: per shared resource and day a "
+        "usage query, then one `INSERT ... ON CONFLICT DO UPDATE` per customer. The original issues each statement "
+        "through node-postgres `pool.query`, so each commits on its own; the stricter reference runs the same "
+        "statements in one transaction per day.",
+        "",
         "| | time | rows |",
         "|---|---|---|",
         f"| **set-based allocation**, {args.days} days as one Dagster run (allocation, unallocated, overhead, "
         f"conservation check) | **{f['set_based_s']:.1f} s** | {f['allocation_rows']:,} allocation rows |",
         f"| same, re-run over the existing year (every row replaced) | {f['set_based_rerun_s']:.1f} s | |",
-        f"| row-by-row allocation (the original algorithm: one INSERT per customer per shared resource, "
-        f"one transaction per day), {len(f['sample'])} days measured "
-        f"({', '.join(d.isoformat() for d in f['sample'])}), x {args.days} | {f['row_by_row_year_s']:,.0f} s "
-        f"({f['row_by_row_day_s']:.1f} s a day) | {naive_rows:,.0f} INSERTs |",
-        f"| row-by-row with each INSERT committed on its own (2,000 INSERTs measured, extrapolated) | "
-        f"{autocommit_year:,.0f} s | |",
+        f"| **row-by-row, as the original** (each statement committed on its own), {sampled} "
+        f"| **{original['year_s']:,.0f} s** ({original['day_s']:.1f} s a day) | {naive_rows:,.0f} INSERTs |",
+        f"| row-by-row, one transaction per day (stricter reference), same days | {strict['year_s']:,.0f} s "
+        f"({strict['day_s']:.1f} s a day) | |",
         f"| Postgres alone: `INSERT ... SELECT` of the year's allocation rows into an empty copy of the table | "
         f"{f['postgres_insert_floor_s']:.1f} s | {f['allocation_rows']:,} |",
         f"| **as-of economics** (customer_unit_economics, service_cost_report, team_costs), {args.days} as-of days "
         f"as one Dagster run | **{f['economics_s']:.1f} s** | {f['economics_rows']:,} customer rows |",
         f"| same, re-run | {f['economics_rerun_s']:.1f} s | |",
         "",
-        f"- Set-based allocation is **{speedup:.0f}x** faster than the row-by-row algorithm committing once a day "
-        f"(target: 100x), and {autocommit_year / f['set_based_s']:.0f}x faster than committing each INSERT.",
+        f"- Set-based allocation is **{original['year_s'] / f['set_based_s']:.0f}x** faster than the original "
+        f"row-by-row algorithm (target: 100x), and {strict['year_s'] / f['set_based_s']:.0f}x faster than the same "
+        "algorithm committing once a day.",
         f"- Postgres alone needs {f['postgres_insert_floor_s']:.1f} s to write the year's allocation rows into this "
         f"table (no client, no computation): any implementation that writes them is capped at "
-        f"{f['row_by_row_year_s'] / f['postgres_insert_floor_s']:.0f}x here. The set-based run takes "
-        f"{f['set_based_s'] / f['postgres_insert_floor_s']:.1f}x that floor: it also reads 5.8M request counts, "
-        "writes unallocated and overhead rows, checks conservation, and Dagster records 365 partitions x 3 assets.",
+        f"{original['year_s'] / f['postgres_insert_floor_s']:.0f}x the original here "
+        f"({strict['year_s'] / f['postgres_insert_floor_s']:.0f}x the daily-transaction variant). The set-based run "
+        f"takes {f['set_based_s'] / f['postgres_insert_floor_s']:.1f}x that floor: it also reads "
+        f"{f['inputs']['service_metrics'] / 1e6:.1f}M request counts, "
+        f"writes unallocated and overhead rows, checks conservation, and Dagster records {args.days} partitions "
+        "x 3 assets.",
         f"- Both place the same dollars on the sampled days (largest daily difference ${f['same_dollars']:.4f}, "
         "after adding back the unknown customer's cost, which the original algorithm does not catch).",
         f"- A year of as-of economics builds in {f['economics_s']:.1f} s (target: under 60 s).",
