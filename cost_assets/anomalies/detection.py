@@ -11,11 +11,11 @@ by the first that fires, in this order:
   floor, so a perfectly flat service cannot produce an infinite score. Flags need
   the score, ``min_impact_usd`` and ``min_impact_pct``.
 * ``drift`` - sustained-shift test for ramps and steps that the one-day test
-  misses because its recent level follows them. The mean of the last
-  ``drift_window_days`` deseasonalised days (D included) is compared with a
-  reference level (median of the ``drift_reference_days`` before them)
-  extrapolated along the key's own growth, measured against the period before
-  the reference. Flags need the shift's score and a day that is at least
+  misses because its recent level follows them. An EWMA of the deseasonalised
+  days (span ``drift_window_days``, D included) is compared with a reference
+  level (median of the ``drift_reference_days`` before the span) extrapolated
+  along the key's own growth, measured against the period before the
+  reference. Flags need the shift's score and a day that is at least
   ``min_impact_usd`` and ``drift_min_impact_pct`` above the reference.
 * ``new_service`` - a key that appeared after the history began and has too
   little history to score, on a day costing more than ``new_service_daily_usd``.
@@ -95,8 +95,8 @@ class AnomalySettings:
     # The spread is at least this fraction of the expected cost and this many USD.
     spread_floor_pct: float = 0.05
     spread_floor_usd: float = 5.0
-    # Drift: recent window (D included) against the reference period before it.
-    drift_window_days: int = 7
+    # Drift: EWMA of recent days (this span, D included) against the reference period before it.
+    drift_window_days: int = 5
     drift_reference_days: int = 28
     drift_score: float = 4.0
     # A sustained shift is evidence from many days, so the day may be less far
@@ -318,10 +318,13 @@ def _drift(
     to_recent = np.exp(growth * (window + reference_days) / 2)
     to_day = np.exp(growth * (window + (reference_days - 1) / 2))
 
-    recent = deseasonalised.rolling(window, min_periods=1)
-    shift = recent.mean() / (reference * to_recent) - 1
+    # The EWMA weighs the latest days most, so a ramp shows sooner than in a plain
+    # window mean of the same variance; days without data are skipped, not zeros.
+    alpha = 2 / (window + 1)
+    recent = deseasonalised.ewm(alpha=alpha, ignore_na=True).mean().where(deseasonalised.notna())
+    shift = recent / (reference * to_recent) - 1
     sigma = np.maximum(spread, s.drift_spread_floor_pct)
-    shift_sigma = sigma * np.sqrt(1 / recent.count() + _MEDIAN_VARIANCE_RATIO / reference_days)
+    shift_sigma = sigma * np.sqrt(alpha / (2 - alpha) + _MEDIAN_VARIANCE_RATIO / reference_days)
     return {"expected": reference * to_day * factors, "shift": shift, "score": shift / shift_sigma}
 
 
