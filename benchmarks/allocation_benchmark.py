@@ -248,12 +248,12 @@ def main() -> None:
         sample = [FIRST_MEASURED + dt.timedelta(days=i * (args.days // args.sample_days)) for i in range(args.sample_days)]
         # As the original runs: every statement commits on its own.
         autocommit = warehouse.engine.execution_options(isolation_level="AUTOCOMMIT")
-        figures["autocommit"] = row_by_row(lambda: autocommit.connect(), sample, partners, args.days)
+        figures["autocommit"] = row_by_row(autocommit.connect, sample, partners, args.days)
         figures["same_dollars"] = same_dollars(warehouse, sample)
         with warehouse.engine.begin() as conn:
             conn.execute(text("TRUNCATE naive_customer_cost_allocation"))
         # Stricter reference: the same statements, one transaction per day.
-        figures["daily_commit"] = row_by_row(lambda: warehouse.engine.begin(), sample, partners, args.days)
+        figures["daily_commit"] = row_by_row(warehouse.engine.begin, sample, partners, args.days)
         figures["same_dollars"] = max(figures["same_dollars"], same_dollars(warehouse, sample))
         figures["sample"] = sample
     finally:

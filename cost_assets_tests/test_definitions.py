@@ -1,7 +1,10 @@
+import datetime as dt
+
 from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from cost_assets.definitions import defs
 from cost_assets.partitions import daily_partitions
+from cost_assets_tests.helpers import materialize_days
 
 
 def test_definitions_load_and_every_asset_is_daily_with_single_run_backfills():
@@ -21,10 +24,6 @@ def test_daily_partitions_are_utc_days():
 
 def test_every_asset_materializes_on_both_warehouses(warehouse):
     """The whole daily pipeline over the demo, as the schedule runs it, on SQLite and PostgreSQL."""
-    import datetime as dt
-
-    from cost_assets_tests.helpers import materialize_days
-
     assets = list(defs.assets)
     result = materialize_days(assets, warehouse, dt.date(2026, 11, 8), dt.date(2026, 11, 11))
     assert result.success

@@ -21,6 +21,9 @@ DETECTION_COLUMNS = ["severity", "detector", "actual_cost", "expected_cost", "im
                      "is_provisional", "incident_id"]
 # dimension value in cost_anomalies_by_dimension -> daily_costs column
 DIMENSIONS = {"team": "team", "account": "account_id"}
+# Both anomaly assets score each day of their window against the same trailing daily_costs.
+DAILY_ANOMALY_ASSET = dict(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+                           deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)])
 
 
 def _detect(warehouse: Warehouse, first: dt.date, last: dt.date, key: str) -> tuple[pd.DataFrame, int]:
@@ -41,11 +44,7 @@ def _metadata(anomalies: pd.DataFrame, keys: list[str]) -> dict:
 
 
 @asset(
-    group_name=GROUP,
-    kinds={"sql"},
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)],
+    **DAILY_ANOMALY_ASSET,
     description="Per-service cost anomalies: weekday-aware robust baseline, drift and new-service rules, incidents.",
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
@@ -58,11 +57,7 @@ def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> Mate
 
 
 @asset(
-    group_name=GROUP,
-    kinds={"sql"},
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)],
+    **DAILY_ANOMALY_ASSET,
     description="Cost anomalies of each team's and each AWS account's daily total, by the same detector as "
                 "cost_anomalies: catches a rise spread over services that are each too small to flag. "
                 "Not alerted (the service incidents are).",

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Numeric, Table, cast, select
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import Select
-from sqlalchemy.types import NullType, String, TypeEngine
+from sqlalchemy.types import String, TypeEngine
 
 
 
@@ -120,9 +120,5 @@ def _read_sql(conn: Connection, query: Executable) -> pd.DataFrame:
 
 
 def _csv_type(sql_type: TypeEngine) -> pa.DataType | None:
-    """Arrow type to parse a column as, or None where the driver should convert it."""
-    if isinstance(sql_type, DateTime) or isinstance(sql_type, NullType):
-        return None
-    if isinstance(sql_type, (Boolean, Date, Integer, Float, String)):
-        return _arrow_type(sql_type)
-    return None
+    """Arrow type to parse a column as, or None where the driver should convert it (timestamps, unknown types)."""
+    return _arrow_type(sql_type) if isinstance(sql_type, (Boolean, Date, Integer, Float, String)) else None
