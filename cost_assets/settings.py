@@ -7,6 +7,7 @@ an embedded SQLite warehouse.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from pathlib import Path
 
@@ -64,6 +65,20 @@ def int_setting(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def float_setting(name: str, default: float) -> float:
+    """A finite, non-negative number."""
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingError(f"{name}={raw!r} is not a number") from exc
+    if not math.isfinite(value) or value < 0:
+        raise SettingError(f"{name}={raw!r} must be a finite number of at least 0")
+    return value
 
 
 def partitions_start_date() -> dt.date:

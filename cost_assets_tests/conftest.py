@@ -60,3 +60,11 @@ def warehouse(request, tmp_path) -> Warehouse:
     if request.param == "sqlite":
         return Warehouse(url=f"sqlite:///{tmp_path / 'warehouse.db'}")
     return Warehouse(url=request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def clean_env(monkeypatch, request):
+    """The settings the test module names in SETTINGS, unset."""
+    for name in request.module.SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch

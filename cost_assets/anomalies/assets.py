@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from cost_assets.anomalies import queries
 from cost_assets.anomalies.detection import AnomalySettings, detect_anomalies
 from cost_assets.anomalies.history import cost_history
+from cost_assets.anomalies.settings import anomaly_settings, describe
 from cost_assets.metadata import money, table
 from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
@@ -26,15 +27,18 @@ DAILY_ANOMALY_ASSET = dict(group_name=GROUP, kinds={"sql"}, partitions_def=daily
                            deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)])
 
 
-def _detect(warehouse: Warehouse, first: dt.date, last: dt.date, key: str) -> tuple[pd.DataFrame, int]:
+def _detect(
+    warehouse: Warehouse, first: dt.date, last: dt.date, key: str, settings: AnomalySettings
+) -> tuple[pd.DataFrame, int]:
     """Anomalies of first..last per value of daily_costs' `key` column, and how many values were scored."""
     history = cost_history(queries.cost_days(warehouse, first - dt.timedelta(days=LOOKBACK_DAYS), last, key), key)
-    return detect_anomalies(history, day_range(first, last), AnomalySettings()), int(history["key"].nunique())
+    return detect_anomalies(history, day_range(first, last), settings), int(history["key"].nunique())
 
 
-def _metadata(anomalies: pd.DataFrame, keys: list[str]) -> dict:
+def _metadata(anomalies: pd.DataFrame, keys: list[str], settings: AnomalySettings) -> dict:
     ranked = anomalies.sort_values(["severity", "impact_usd"], ascending=[True, False])
     return {
+        "thresholds": describe(settings),
         "anomalies": len(anomalies),
         "critical": int((anomalies["severity"] == "critical").sum()),
         "incidents": int(anomalies["incident_id"].nunique()),
@@ -49,11 +53,12 @@ def _metadata(anomalies: pd.DataFrame, keys: list[str]) -> dict:
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    anomalies, scored = _detect(warehouse, first, last, "service")
+    settings = anomaly_settings()
+    anomalies, scored = _detect(warehouse, first, last, "service", settings)
     anomalies = anomalies.rename(columns={"key": "service"})
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.cost_anomalies, first, last, anomalies)
-    return MaterializeResult(metadata={**_metadata(anomalies, ["service"]), "scored_services": scored})
+    return MaterializeResult(metadata={**_metadata(anomalies, ["service"], settings), "scored_services": scored})
 
 
 @asset(
@@ -64,9 +69,10 @@ def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> Mate
 )
 def cost_anomalies_by_dimension(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
+    settings = anomaly_settings()
     frames, scored = [], {}
     for dimension, column in DIMENSIONS.items():
-        found, scored[dimension] = _detect(warehouse, first, last, column)
+        found, scored[dimension] = _detect(warehouse, first, last, column, settings)
         frames.append(found.rename(columns={"key": "dimension_value"}).assign(
             dimension=dimension,
             # Ids stay unique beside the service incidents': a team may share a service's name.
@@ -75,7 +81,7 @@ def cost_anomalies_by_dimension(context: AssetExecutionContext, warehouse: Wareh
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.cost_anomalies_by_dimension, first, last, anomalies)
     return MaterializeResult(metadata={
-        **_metadata(anomalies, ["dimension", "dimension_value"]),
+        **_metadata(anomalies, ["dimension", "dimension_value"], settings),
         "scored_teams": scored["team"],
         "scored_accounts": scored["account"],
     })

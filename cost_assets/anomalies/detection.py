@@ -98,7 +98,9 @@ class AnomalySettings:
     # Drift: EWMA of recent days (this span, D included) against the reference period before it.
     drift_window_days: int = 5
     drift_reference_days: int = 28
-    drift_score: float = 4.0
+    # Low enough to catch a +1%/day ramp within a week on a noisy service; 4 is far
+    # quieter but a few days slower (benchmarks/ANOMALY_RESULTS.md).
+    drift_score: float = 2.5
     # A sustained shift is evidence from many days, so the day may be less far
     # above expected than min_impact_pct; min_impact_usd still applies.
     drift_min_impact_pct: float = 0.05

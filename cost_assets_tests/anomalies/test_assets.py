@@ -51,3 +51,18 @@ def test_team_and_account_rise_too_small_for_any_service_is_flagged(warehouse):
     assert materialize_days([cost_anomalies_by_dimension], warehouse, RISE, last).success
     again = warehouse.read("SELECT incident_id, COUNT(*) AS days FROM cost_anomalies_by_dimension GROUP BY incident_id")
     assert sorted(again["days"]) == [2, 2]
+
+
+def test_lower_minimums_from_the_environment_flag_the_small_service_rises(warehouse, monkeypatch):
+    last = RISE
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.daily_costs, FIRST, last, bill(FIRST, last))
+    monkeypatch.setenv("COST_ANOMALY_MIN_IMPACT_USD", "20")
+
+    result = materialize_days([cost_anomalies], warehouse, RISE, last)
+
+    assert result.success
+    found = warehouse.read("SELECT service FROM cost_anomalies")
+    assert sorted(found["service"]) == ["api", "search", "worker"]
+    metadata = result.asset_materializations_for_node("cost_anomalies")[0].metadata
+    assert metadata["thresholds"].value.startswith("flag at >= $20 and >= 20% above expected")

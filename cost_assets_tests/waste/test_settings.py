@@ -8,13 +8,6 @@ from cost_assets.waste.settings import parse_days, parse_hours, work_schedule
 SETTINGS = ["COST_WORK_HOURS", "COST_WORK_DAYS", "COST_WORK_TIMEZONE", "COST_WASTE_ENVIRONMENTS"]
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    for name in SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_defaults_are_08_to_20_on_weekdays_in_utc_for_staging_and_development(clean_env):
     schedule = work_schedule()
     assert (schedule.start_minute, schedule.end_minute) == (8 * 60, 20 * 60)
