@@ -8,7 +8,7 @@ Planted, for the pipeline to find:
   on $2K MRR: a dedicated data-processing job);
 - ~$18K a month of staging spend outside working hours;
 - a misconfigured Lambda (`notifications`) at ~$4K a day for four days from
-  COST_DEMO_SPIKE_START (default 2026-11-10);
+  COST_DEMO_SPIKE_START (default 2026-11-10; scripts/demo sets it inside its window);
 - a little spend tagged with a customer id that does not exist (cust-099).
 
 Every value for a day depends only on that day, so any range can be rebuilt.
