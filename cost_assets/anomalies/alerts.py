@@ -75,9 +75,24 @@ def _usd(value) -> str:
     return "n/a" if value is None or pd.isna(value) else f"${value:,.2f}"
 
 
+def explanation(anomaly: dict, day: dt.date) -> str:
+    """Why the day was flagged, in the words of the detector that flagged it."""
+    expected = anomaly["expected_cost"]
+    rise = f"{anomaly['impact_usd'] / expected:+,.0%}" if expected and expected > 0 else "above"
+    if anomaly.get("detector") == "new_service":
+        return "New service: no cost history to compare with, and over the new-service daily threshold."
+    if anomaly.get("detector") == "drift":
+        return (f"Sustained rise: the last days run above the level of the weeks before, "
+                f"and this day is {rise} on that level.")
+    return (f"{rise} on a usual {day:%A} (recent level times the weekday pattern), "
+            f"{anomaly['score']:,.1f} robust standard deviations out.")
+
+
 def slack_payload(anomaly: dict, base_url: str) -> dict:
     """Slack incoming-webhook JSON for one anomaly."""
-    day = anomaly["date"].isoformat() if hasattr(anomaly["date"], "isoformat") else str(anomaly["date"])
+    date = anomaly["date"] if isinstance(anomaly["date"], dt.date) else dt.date.fromisoformat(str(anomaly["date"]))
+    day = date.isoformat()
+    why = explanation(anomaly, date)
     link = f"{base_url}/assets/cost_anomalies?partition={day}"
     icon = ":rotating_light:" if anomaly["severity"] == "critical" else ":warning:"
     provisional = " (provisional: the day is still estimated)" if anomaly.get("is_provisional") else ""
@@ -91,9 +106,9 @@ def slack_payload(anomaly: dict, base_url: str) -> dict:
         f"running impact {_usd(anomaly['incident_impact_usd'])}."
     )
     return {
-        "text": f"{headline}. {details} {link}",
+        "text": f"{headline}. {why} {details} {link}",
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline}*\n{why}"}},
             {
                 "type": "section",
                 "fields": [

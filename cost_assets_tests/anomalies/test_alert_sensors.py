@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context, build_sensor_context, asset, materialize, DagsterEventType
 
 from cost_assets.anomalies import sensors
-from cost_assets.anomalies.alerts import AlertCursor, AlertWebhook
+from cost_assets.anomalies.alerts import AlertCursor, AlertWebhook, slack_payload
 from cost_assets.anomalies.assets import cost_anomalies
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs
@@ -83,6 +83,7 @@ def test_a_new_incident_is_posted_once_with_slack_payload(spike_pipeline, slack)
     assert payload["text"].startswith(":rotating_light: CRITICAL cost anomaly: notifications on 2026-11-11")
     assert "Actual $" in payload["text"] and "vs expected $" in payload["text"] and "impact $" in payload["text"]
     assert "http://127.0.0.1:3000/assets/cost_anomalies?partition=2026-11-11" in payload["text"]
+    assert "on a usual Wednesday (recent level times the weekday pattern)" in payload["blocks"][0]["text"]["text"]
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in payload["blocks"][1]["fields"]}
     assert fields["*Service*"] == "notifications"
     assert fields["*Incident*"] == "notifications:2026-11-10"
@@ -177,3 +178,20 @@ def test_failed_runs_are_posted_to_the_same_channel(slack):
     assert len(slack.posts) == 1
     assert slack.posts[0]["text"].startswith(":x: Cost pipeline run failed: __ephemeral_asset_job__")
     assert f"/runs/{result.run_id}" in slack.posts[0]["text"]
+
+
+@pytest.mark.parametrize("detector, why", [
+    ("seasonal", "+25% on a usual Monday (recent level times the weekday pattern), 5.0 robust standard deviations out."),
+    ("drift", "Sustained rise: the last days run above the level of the weeks before, and this day is +25% on that level."),
+    ("new_service", "New service: no cost history to compare with, and over the new-service daily threshold."),
+])
+def test_the_payload_says_why_in_the_words_of_the_detector(detector, why):
+    anomaly = {"date": dt.date(2026, 11, 9), "service": "api", "severity": "warning", "detector": detector,
+               "actual_cost": 1250.0, "expected_cost": 1000.0, "impact_usd": 250.0, "score": 5.0,
+               "is_provisional": False, "incident_id": "api:2026-11-09", "incident_start": dt.date(2026, 11, 9),
+               "incident_impact_usd": 250.0}
+    if detector == "new_service":
+        anomaly.update(expected_cost=0.0, impact_usd=1250.0)
+    payload = slack_payload(anomaly, "http://ui")
+    assert why in payload["text"]
+    assert payload["blocks"][0]["text"]["text"].endswith(why)
