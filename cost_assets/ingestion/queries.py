@@ -48,3 +48,10 @@ def untagged_shares(conn: Connection, first: dt.date, last: dt.date) -> pd.DataF
     ]
     query = select(daily_costs.c.date, *shares).where(_in_window(first, last)).group_by(daily_costs.c.date)
     return pd.read_sql(query, conn)
+
+
+def oldest_estimated_day(conn: Connection, first: dt.date, last: dt.date) -> dt.date | None:
+    """The first day of first..last that daily_costs still holds as estimated by the provider."""
+    query = select(func.min(daily_costs.c.date)).where(_in_window(first, last), daily_costs.c.is_estimated.is_(True))
+    oldest = conn.execute(query).scalar_one()
+    return None if oldest is None else pd.Timestamp(oldest).date()
