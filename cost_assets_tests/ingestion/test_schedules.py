@@ -55,7 +55,12 @@ def test_estimated_rows_older_than_the_revision_limit_are_not_chased(warehouse):
     assert request.tags[ESTIMATED_FROM_TAG] == "2026-02-01"
 
 
-def test_an_unreachable_warehouse_still_requests_the_last_three_days(tmp_path):
-    unreachable = Warehouse(url=f"sqlite:///{tmp_path / 'missing-dir' / 'warehouse.db'}")
+def test_an_unreachable_warehouse_still_requests_the_last_three_days(capfd):
+    # Nothing listens on port 1: the run is still requested, and fails where the failure is seen.
+    unreachable = Warehouse(url="postgresql+psycopg://costs:secret-password@127.0.0.1:1/costs")
     request = refresh_request(unreachable)
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-03-07"
+    assert ESTIMATED_FROM_TAG not in request.tags
+    logged = capfd.readouterr().err
+    assert "cannot be used" in logged and "refreshing the last 3 days only" in logged
+    assert "secret-password" not in logged
