@@ -196,9 +196,11 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
     def get_trend(days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30, as_of: AsOf = None):
         trend: dict[str, dict] = {}
         for r in rows(queries.trend(as_of, days)):
-            day = trend.setdefault(_day(r["date"]), {"date": _day(r["date"]), "total": 0.0, "byTeam": {}})
+            day = trend.setdefault(_day(r["date"]),
+                                   {"date": _day(r["date"]), "total": 0.0, "byTeam": {}, "isEstimated": False})
             day["byTeam"][r["team"]] = _money(r["cost"])
             day["total"] += float(r["cost"])
+            day["isEstimated"] = day["isEstimated"] or bool(r["is_estimated"])
         for day in trend.values():
             day["total"] = _money(day["total"])
         return answer({"trend": list(trend.values())})

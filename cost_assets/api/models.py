@@ -96,6 +96,8 @@ class TrendDay(BaseModel):
     date: dt.date
     total: float
     byTeam: dict[str, float]
+    # Some of the day's cost is still the provider's estimate and may be revised.
+    isEstimated: bool
 
 
 class Trend(BaseModel):

@@ -91,7 +91,7 @@ def anomalies(as_of: dt.date | None) -> Select:
 def trend(as_of: dt.date | None, days: int) -> Select:
     summary = daily_team_costs.c
     return (
-        select(summary.date, summary.team, summary.effective_cost.label("cost"))
+        select(summary.date, summary.team, summary.effective_cost.label("cost"), summary.is_estimated)
         .where(_window(summary.date, as_of, days))
         .order_by(summary.date, summary.team)
     )

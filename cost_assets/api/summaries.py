@@ -3,7 +3,7 @@
 import datetime as dt
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Integer, case, cast, delete, false, func, insert, select, true
 
 from cost_assets.metadata import money
 from cost_assets.partitions import daily_partitions, single_run, window_days
@@ -14,13 +14,17 @@ from cost_assets.resources.warehouse import Warehouse
 def rebuild_daily_team_costs(conn: Connection, first: dt.date, last: dt.date) -> None:
     """Replace first..last of daily_team_costs from daily_costs, in SQL."""
     conn.execute(delete(daily_team_costs).where(daily_team_costs.c.date.between(first, last)))
+    # PostgreSQL has no max(boolean); 0/1 works on every dialect.
+    any_estimated = func.max(cast(daily_costs.c.is_estimated, Integer)) == 1
     totals = (
         select(daily_costs.c.date, daily_costs.c.team,
-               func.sum(daily_costs.c.billed_cost), func.sum(daily_costs.c.effective_cost))
+               func.sum(daily_costs.c.billed_cost), func.sum(daily_costs.c.effective_cost),
+               case((any_estimated, true()), else_=false()))
         .where(daily_costs.c.date.between(first, last))
         .group_by(daily_costs.c.date, daily_costs.c.team)
     )
-    conn.execute(insert(daily_team_costs).from_select(["date", "team", "billed_cost", "effective_cost"], totals))
+    columns = ["date", "team", "billed_cost", "effective_cost", "is_estimated"]
+    conn.execute(insert(daily_team_costs).from_select(columns, totals))
 
 
 @asset(group_name="reports", kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -271,5 +272,7 @@ daily_team_costs = Table(
     Column("team", String(128), primary_key=True, comment="Team (allocation tag `team`)"),
     Column("billed_cost", Money, nullable=False, comment="Unblended cost in USD"),
     Column("effective_cost", Money, nullable=False, comment="Amortized cost in USD"),
+    Column("is_estimated", Boolean, nullable=False, server_default=false(),
+           comment="True while some of the day's cost is still estimated by the provider"),
     comment="daily_costs summed per day and team: the summary behind /costs/trend, small whatever the history.",
 )

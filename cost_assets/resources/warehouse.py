@@ -11,8 +11,9 @@ from typing import Iterator, Optional
 
 import pandas as pd
 from dagster import ConfigurableResource
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.schema import CreateColumn, SetColumnComment
 from sqlalchemy.sql import Executable
 
 from cost_assets import settings
@@ -53,6 +54,26 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def _add_new_columns(conn: Connection) -> None:
+    """Add the columns a newer release declares to tables an older one created.
+
+    Only additions, and only of columns an existing row can take (nullable, or
+    with a server default); anything else needs a hand-written migration.
+    """
+    inspector = inspect(conn)
+    for table in schema.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise WarehouseError(f"{table.name}.{column.name} is missing from the warehouse and cannot be added "
+                                     "to existing rows (NOT NULL without a default)")
+            conn.execute(text(f"ALTER TABLE {table.name} ADD {CreateColumn(column).compile(dialect=conn.dialect)}"))
+            if conn.dialect.supports_comments and column.comment:
+                conn.execute(SetColumnComment(column))
+
+
 class Warehouse(ConfigurableResource):
     """Every output table lives here. `url` defaults to COST_WAREHOUSE_URL, else SQLite."""
 
@@ -83,6 +104,7 @@ class Warehouse(ConfigurableResource):
             try:
                 with self._translate_errors(), self.engine.begin() as conn:
                     schema.metadata.create_all(conn)
+                    _add_new_columns(conn)
                     for view in VIEWS:
                         view.create(conn)
                 break

@@ -82,7 +82,9 @@ def test_anomalies_are_those_of_the_last_week(client):
 def test_trend_days_and_as_of(client):
     body = client.get("/costs/trend?days=3", headers=AUTH).json()
     assert [d["date"] for d in body["trend"]] == ["2026-03-29", "2026-03-30", "2026-03-31"]
-    assert body["trend"][0] == {"date": "2026-03-29", "total": 150.0, "byTeam": {"core": 50.0, "platform": 100.0}}
+    assert body["trend"][0] == {"date": "2026-03-29", "total": 150.0, "byTeam": {"core": 50.0, "platform": 100.0},
+                                "isEstimated": False}
+    assert [d["isEstimated"] for d in body["trend"][1:]] == [True, True]
     shifted = client.get("/costs/trend?days=2&as_of=2026-03-10", headers=AUTH).json()
     assert [d["date"] for d in shifted["trend"]] == ["2026-03-09", "2026-03-10"]
     assert len(client.get("/costs/trend?days=730", headers=AUTH).json()["trend"]) == 40

@@ -43,6 +43,10 @@ def test_dashboard_draws_its_charts(api_warehouse, browser):
         assert page.evaluate("document.body.dataset.error") is None
         # Plotly drew real marks: stacked areas per team, one bar per customer with a margin.
         assert page.locator("#trend .scatterlayer .trace").count() == 2
+        # The two days the provider still estimates are shaded and labelled.
+        assert page.locator("#trend").get_attribute("data-estimated-days") == "2"
+        assert "estimated" in page.locator("#trend .annotation").text_content()
+        assert page.locator("#trend .shapelayer path").count() == 2
         assert page.locator("#margins .bars .point").count() == 2
         fills = [style for style in page.locator("#margins .bars .point path").evaluate_all("els => els.map(e => e.style.fill)")]
         assert sorted(fills) == ["rgb(18, 183, 106)", "rgb(217, 45, 32)"]  # the loss-making customer is red

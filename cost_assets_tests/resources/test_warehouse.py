@@ -69,3 +69,22 @@ def test_parallel_steps_can_create_the_schema_of_a_fresh_warehouse(tmp_path):
         worker.join(timeout=120)
     assert [worker.exitcode for worker in workers] == [0] * 6
     assert Warehouse(url=url).read("SELECT COUNT(*) AS n FROM daily_costs")["n"].iloc[0] == 0
+
+
+def test_a_warehouse_from_an_older_release_gets_the_new_columns(warehouse):
+    # daily_team_costs as the release before is_estimated created it, with a row in it.
+    with warehouse.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE daily_team_costs (date DATE NOT NULL, team VARCHAR(128) NOT NULL, "
+                          "billed_cost NUMERIC(20, 6) NOT NULL, effective_cost NUMERIC(20, 6) NOT NULL, "
+                          "PRIMARY KEY (date, team))"))
+        conn.execute(text("INSERT INTO daily_team_costs VALUES ('2026-01-01', 'core', 10, 10)"))
+
+    warehouse.create_schema()
+
+    old_row = warehouse.read("SELECT team, is_estimated FROM daily_team_costs")
+    assert old_row["team"].tolist() == ["core"] and not old_row["is_estimated"].astype(bool).any()
+    if warehouse.dialect() == "postgresql":
+        comment = warehouse.read(
+            "SELECT col_description('daily_team_costs'::regclass, attnum) AS comment FROM pg_attribute "
+            "WHERE attrelid = 'daily_team_costs'::regclass AND attname = 'is_estimated'")["comment"].iloc[0]
+        assert comment.startswith("True while some of the day's cost is still estimated")
