@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from cost_assets.anomalies.alerts import explanation
 from cost_assets.api import models, queries
 from cost_assets.resources.warehouse import engine_for
 from cost_assets.waste.report import waste_report
@@ -188,6 +189,7 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
                 "deviation": _optional(r["score"], 1), "severity": r["severity"], "detector": r["detector"],
                 "incidentId": r["incident_id"], "incidentStart": _day(r["incident_start"]),
                 "isProvisional": bool(r["is_provisional"]),
+                "reason": explanation(r, dt.date.fromisoformat(_day(r["date"]))),
             }
             for r in rows(queries.anomalies(as_of))
         ]})

@@ -86,6 +86,8 @@ class Anomaly(BaseModel):
     incidentId: str
     incidentStart: dt.date
     isProvisional: bool
+    # Why the day was flagged, in the words of the detector (as in the Slack alert).
+    reason: str
 
 
 class Anomalies(BaseModel):
