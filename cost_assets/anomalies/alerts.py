@@ -77,14 +77,16 @@ def _usd(value) -> str:
 
 def explanation(anomaly: dict, day: dt.date) -> str:
     """Why the day was flagged, in the words of the detector that flagged it."""
-    expected = anomaly["expected_cost"]
-    rise = f"{anomaly['impact_usd'] / expected:+,.0%}" if expected and expected > 0 else "above"
     if anomaly.get("detector") == "new_service":
         return "New service: no cost history to compare with, and over the new-service daily threshold."
+    expected = anomaly["expected_cost"]
+    ratio = anomaly["actual_cost"] / expected if expected and expected > 0 else float("inf")
+    # "+25%" reads well for small rises, "88.9 times" for spikes.
+    rise = f"{ratio - 1:+,.0%} above" if ratio < 2 else f"{ratio:,.1f} times"
     if anomaly.get("detector") == "drift":
         return (f"Sustained rise: the last days run above the level of the weeks before, "
-                f"and this day is {rise} on that level.")
-    return (f"{rise} on a usual {day:%A} (recent level times the weekday pattern), "
+                f"and this day is {rise} that level.")
+    return (f"{rise} a usual {day:%A} (recent level times the weekday pattern), "
             f"{anomaly['score']:,.1f} robust standard deviations out.")
 
 

@@ -83,7 +83,7 @@ def test_a_new_incident_is_posted_once_with_slack_payload(spike_pipeline, slack)
     assert payload["text"].startswith(":rotating_light: CRITICAL cost anomaly: notifications on 2026-11-11")
     assert "Actual $" in payload["text"] and "vs expected $" in payload["text"] and "impact $" in payload["text"]
     assert "http://127.0.0.1:3000/assets/cost_anomalies?partition=2026-11-11" in payload["text"]
-    assert "on a usual Wednesday (recent level times the weekday pattern)" in payload["blocks"][0]["text"]["text"]
+    assert "times a usual Wednesday (recent level times the weekday pattern)" in payload["blocks"][0]["text"]["text"]
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in payload["blocks"][1]["fields"]}
     assert fields["*Service*"] == "notifications"
     assert fields["*Incident*"] == "notifications:2026-11-10"
@@ -181,8 +181,9 @@ def test_failed_runs_are_posted_to_the_same_channel(slack):
 
 
 @pytest.mark.parametrize("detector, why", [
-    ("seasonal", "+25% on a usual Monday (recent level times the weekday pattern), 5.0 robust standard deviations out."),
-    ("drift", "Sustained rise: the last days run above the level of the weeks before, and this day is +25% on that level."),
+    ("seasonal", "+25% above a usual Monday (recent level times the weekday pattern), 5.0 robust standard deviations out."),
+    ("drift", "Sustained rise: the last days run above the level of the weeks before, and this day is +25% above that "
+              "level."),
     ("new_service", "New service: no cost history to compare with, and over the new-service daily threshold."),
 ])
 def test_the_payload_says_why_in_the_words_of_the_detector(detector, why):

@@ -74,7 +74,7 @@ def test_anomalies_are_those_of_the_last_week(client):
         "service": "notifications", "date": "2026-03-31", "currentDaily": 4000.0, "expectedDaily": 45.0,
         "impactUsd": 3955.0, "deviation": 790.2, "severity": "critical", "detector": "seasonal",
         "incidentId": "notifications:2026-03-31", "incidentStart": "2026-03-31", "isProvisional": True,
-        "reason": "+8,789% on a usual Tuesday (recent level times the weekday pattern), "
+        "reason": "88.9 times a usual Tuesday (recent level times the weekday pattern), "
                   "790.2 robust standard deviations out.",
     }]}
     march = client.get("/costs/anomalies?as_of=2026-03-05", headers=AUTH).json()

@@ -52,7 +52,7 @@ def test_dashboard_draws_its_charts(api_warehouse, browser):
         assert sorted(fills) == ["rgb(18, 183, 106)", "rgb(217, 45, 32)"]  # the loss-making customer is red
         assert page.locator("#anomalies tbody tr").count() == 1
         assert "notifications" in page.locator("#anomalies tbody").inner_text()
-        assert "on a usual Tuesday" in page.locator("#anomalies tbody").inner_text()
+        assert "times a usual Tuesday" in page.locator("#anomalies tbody").inner_text()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert SCREENSHOT.stat().st_size > 10_000
