@@ -173,6 +173,24 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
             raise HTTPException(status_code=404, detail=f"no unit economics for customer {customer_id!r}")
         return Response(economics_json(found[0]), media_type="application/json")
 
+    @app.get("/costs/customers/{customer_id}/allocation", response_model=models.CustomerAllocation,
+             dependencies=auth, responses=NOT_FOUND)
+    def get_customer_allocation(customer_id: Annotated[str, PathParam(max_length=128)],
+                                days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30, as_of: AsOf = None):
+        found = rows(queries.customer_allocation(customer_id, as_of, days))
+        if not found:
+            raise HTTPException(status_code=404, detail=f"no cost allocated to customer {customer_id!r} "
+                                                        f"in the {days} days to {as_of or 'the latest day'}")
+        lines = [
+            {"service": r["service"], "method": r["allocation_method"], "rule": r["rule"],
+             "allocatedCost": _money(r["allocated_cost"]), "pooledCost": _optional(r["pooled_cost"]),
+             "share": _optional(float(r["allocated_cost"]) / float(r["pooled_cost"]), 4) if r["pooled_cost"] else None,
+             "days": int(r["days"])}
+            for r in found
+        ]
+        return answer({"customerId": customer_id, "asOf": _day(found[0]["as_of_date"]), "days": days,
+                       "total": _money(sum(float(r["allocated_cost"]) for r in found)), "allocation": lines})
+
     @app.get("/costs/customers", response_model=models.Customers, dependencies=auth, responses=NOT_FOUND)
     def get_customers(as_of: AsOf = None):
         found = rows(queries.customers(as_of))

@@ -69,6 +69,26 @@ class CustomerEconomics(BaseModel):
     missingDays: int
 
 
+class AllocationLine(BaseModel):
+    service: str
+    method: str
+    rule: str
+    allocatedCost: float
+    # The cost of the pools this customer's share came from, summed over the days.
+    pooledCost: Optional[float]
+    # allocatedCost / pooledCost: the customer's cost-weighted share of those pools.
+    share: Optional[float]
+    days: int
+
+
+class CustomerAllocation(BaseModel):
+    customerId: str
+    asOf: dt.date
+    days: int
+    total: float
+    allocation: list[AllocationLine]
+
+
 class Customers(BaseModel):
     asOf: Optional[dt.date]
     customers: list[CustomerEconomics]

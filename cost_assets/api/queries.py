@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, bindparam, case, func, literal, select
 from cost_assets.api.sql import days_before
 from cost_assets.resources.schema import (
     cost_anomalies,
+    customer_cost_allocation,
     customer_unit_economics,
     daily_team_costs,
     off_hours_waste,
@@ -75,9 +76,31 @@ def customers(as_of: dt.date | None, customer_id: str | None = None) -> Select:
     return query.where(economics.customer_id == bindparam("customer_id", customer_id))
 
 
+def _last_day(as_of: dt.date | None):
+    return literal(as_of) if as_of else select(func.max(daily_team_costs.c.date)).scalar_subquery()
+
+
 def _window(column, as_of: dt.date | None, days: int):
-    last = literal(as_of) if as_of else select(func.max(daily_team_costs.c.date)).scalar_subquery()
+    last = _last_day(as_of)
     return and_(column <= last, column > days_before(last, literal(days)))
+
+
+def customer_allocation(customer_id: str, as_of: dt.date | None, days: int) -> Select:
+    """How a customer's cost of the window was placed: per service, method and rule, the cost
+    placed and the cost of the pools it was split from (allocated / proportion, day by day)."""
+    allocation = customer_cost_allocation.c
+    return (
+        select(
+            allocation.service, allocation.allocation_method, allocation.rule,
+            func.sum(allocation.allocated_cost).label("allocated_cost"),
+            func.sum(allocation.allocated_cost / func.nullif(allocation.proportion, 0)).label("pooled_cost"),
+            func.count(allocation.date.distinct()).label("days"),
+            _last_day(as_of).label("as_of_date"),
+        )
+        .where(allocation.customer_id == bindparam("customer_id", customer_id), _window(allocation.date, as_of, days))
+        .group_by(allocation.service, allocation.allocation_method, allocation.rule)
+        .order_by(func.sum(allocation.allocated_cost).desc(), allocation.service, allocation.allocation_method)
+    )
 
 
 def anomalies(as_of: dt.date | None) -> Select:

@@ -65,6 +65,19 @@ def fill(warehouse) -> None:
              "incident_id": "api:2026-03-01", "incident_start": dt.date(2026, 3, 1), "incident_impact_usd": 400.0},
         ]),
     }
+    # Loss Co (c2) over the last three days: a dedicated worker, and 25% then 50% of the shared
+    # database's $100 a day split by requests; on 03-29, outside a 2-day window, only the worker.
+    frames[schema.customer_cost_allocation] = pd.DataFrame([
+        {"date": day, "customer_id": "c2", "service": service, "allocation_method": method, "allocated_cost": cost,
+         "proportion": proportion, "rule": rule}
+        for day, service, method, cost, proportion, rule in [
+            (LATEST - dt.timedelta(days=2), "worker", "direct", 30.0, 1.0, "customer tag"),
+            (EARLIER, "worker", "direct", 30.0, 1.0, "customer tag"),
+            (EARLIER, "shared-db", "usage_proportional", 25.0, 0.25, "shared-db by requests"),
+            (LATEST, "worker", "direct", 30.0, 1.0, "customer tag"),
+            (LATEST, "shared-db", "usage_proportional", 50.0, 0.5, "shared-db by requests"),
+        ]
+    ])
     daily = []
     for offset in range(40):
         day = LATEST - dt.timedelta(days=offset)

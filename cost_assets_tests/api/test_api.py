@@ -6,7 +6,8 @@ from cost_assets.api.app import create_app
 from cost_assets_tests.api.conftest import AUTH, EARLIER
 
 ENDPOINTS = ["/costs/teams", "/costs/services", "/costs/services/shared-db", "/costs/customers/c1",
-             "/costs/customers", "/costs/anomalies", "/costs/trend?days=7", "/costs/waste"]
+             "/costs/customers", "/costs/anomalies", "/costs/trend?days=7", "/costs/waste",
+             "/costs/customers/c2/allocation"]
 
 
 @pytest.mark.parametrize("path", ENDPOINTS + ["/"])
@@ -136,3 +137,24 @@ def test_openapi_lists_the_contract_endpoints(client):
 def test_waste_report_without_rows_has_the_full_shape(client):
     body = client.get("/costs/waste", headers=AUTH).json()
     assert body["waste"] == [] and body["environments"] == [] and body["monthlySaving"] is None
+
+
+def test_customer_allocation_shows_how_shared_costs_were_split(client):
+    body = client.get("/costs/customers/c2/allocation?days=2", headers=AUTH).json()
+    assert body == {"customerId": "c2", "asOf": "2026-03-31", "days": 2, "total": 135.0, "allocation": [
+        # $75 of the $200 the shared database cost over the two days: a 37.5% share.
+        {"service": "shared-db", "method": "usage_proportional", "rule": "shared-db by requests",
+         "allocatedCost": 75.0, "pooledCost": 200.0, "share": 0.375, "days": 2},
+        {"service": "worker", "method": "direct", "rule": "customer tag",
+         "allocatedCost": 60.0, "pooledCost": 60.0, "share": 1.0, "days": 2},
+    ]}
+    month = client.get("/costs/customers/c2/allocation", headers=AUTH).json()
+    assert month["days"] == 30 and month["total"] == 165.0
+    earlier = client.get("/costs/customers/c2/allocation?days=1&as_of=2026-03-30", headers=AUTH).json()
+    assert [(line["service"], line["allocatedCost"]) for line in earlier["allocation"]] == [
+        ("worker", 30.0), ("shared-db", 25.0)]
+
+
+def test_customer_allocation_of_an_unknown_customer_is_404(client):
+    response = client.get("/costs/customers/nobody/allocation", headers=AUTH)
+    assert response.status_code == 404 and "nobody" in response.json()["detail"]

@@ -56,3 +56,12 @@ def test_staging_waste_is_found(demo_api):
     staging = next(e for e in waste["environments"] if e["environment"] == "staging")
     assert staging["offHoursCost"] == pytest.approx(18_000, rel=0.05)
     assert 0 < staging["monthlySaving"] < staging["offHoursCost"] * 1.05
+
+
+def test_a_customers_allocation_shows_the_shared_splits_and_adds_up_to_its_cost(demo_api):
+    northwind = demo_api.get("/costs/customers/cust-007", headers=AUTH).json()
+    allocation = demo_api.get("/costs/customers/cust-007/allocation", headers=AUTH).json()
+    assert allocation["asOf"] == northwind["asOf"]
+    assert allocation["total"] == pytest.approx(northwind["monthlyInfraCost"], abs=0.01)
+    shared = [line for line in allocation["allocation"] if line["method"] == "usage_proportional"]
+    assert shared and all(0 < line["share"] < 1 and line["pooledCost"] > line["allocatedCost"] for line in shared)
