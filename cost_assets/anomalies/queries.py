@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 
 from cost_assets.resources.schema import cost_anomalies, daily_costs
+from cost_assets.resources.sql import any_true
 from cost_assets.resources.warehouse import Warehouse
 
 
@@ -19,8 +20,7 @@ def cost_days(warehouse: Warehouse, first: dt.date, last: dt.date, key: str) -> 
             daily_costs.c.date,
             daily_costs.c[key],
             func.sum(daily_costs.c.effective_cost).label("cost"),
-            # PostgreSQL has no max(boolean); 0/1 works on every dialect.
-            func.max(cast(daily_costs.c.is_estimated, Integer)).label("is_estimated"),
+            any_true(daily_costs.c.is_estimated).label("is_estimated"),
         )
         .where(daily_costs.c.date.between(first, last))
         .group_by(daily_costs.c.date, daily_costs.c[key])

@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import Select, and_, bindparam, case, func, literal, select
 
-from cost_assets.api.sql import days_before
+from cost_assets.resources.sql import days_before
 from cost_assets.resources.schema import (
     cost_anomalies,
     customer_cost_allocation,

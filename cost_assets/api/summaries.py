@@ -3,23 +3,22 @@
 import datetime as dt
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
-from sqlalchemy import Connection, Integer, case, cast, delete, false, func, insert, select, true
+from sqlalchemy import Connection, delete, func, insert, select
 
 from cost_assets.metadata import money
 from cost_assets.partitions import daily_partitions, single_run, window_days
 from cost_assets.resources.schema import daily_costs, daily_team_costs
+from cost_assets.resources.sql import any_true
 from cost_assets.resources.warehouse import Warehouse
 
 
 def rebuild_daily_team_costs(conn: Connection, first: dt.date, last: dt.date) -> None:
     """Replace first..last of daily_team_costs from daily_costs, in SQL."""
     conn.execute(delete(daily_team_costs).where(daily_team_costs.c.date.between(first, last)))
-    # PostgreSQL has no max(boolean); 0/1 works on every dialect.
-    any_estimated = func.max(cast(daily_costs.c.is_estimated, Integer)) == 1
     totals = (
         select(daily_costs.c.date, daily_costs.c.team,
                func.sum(daily_costs.c.billed_cost), func.sum(daily_costs.c.effective_cost),
-               case((any_estimated, true()), else_=false()))
+               any_true(daily_costs.c.is_estimated))
         .where(daily_costs.c.date.between(first, last))
         .group_by(daily_costs.c.date, daily_costs.c.team)
     )

@@ -23,18 +23,15 @@ daily_refresh_job = define_asset_job(
 )
 
 
-def refresh_range(now: dt.datetime, oldest_estimated: dt.date | None = None,
-                  days: int = REFRESH_DAYS) -> tuple[dt.date, dt.date]:
-    """The last `days` complete UTC days before `now`, reaching back to the oldest day still estimated."""
+def refresh_range(now: dt.datetime, days: int = REFRESH_DAYS) -> tuple[dt.date, dt.date]:
+    """The last `days` complete UTC days before `now`."""
     last = now.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
-    first = last - dt.timedelta(days=days - 1)
-    return (first if oldest_estimated is None else min(first, oldest_estimated)), last
+    return last - dt.timedelta(days=days - 1), last
 
 
 @schedule(job=daily_refresh_job, cron_schedule=REFRESH_CRON, execution_timezone="UTC")
 def daily_refresh_schedule(context: ScheduleEvaluationContext, warehouse: Warehouse) -> RunRequest:
-    now = context.scheduled_execution_time
-    _, last = refresh_range(now)
+    first, last = refresh_range(context.scheduled_execution_time)
     try:
         with warehouse.transaction() as conn:
             oldest = queries.oldest_estimated_day(conn, last - dt.timedelta(days=MAX_REVISION_DAYS - 1), last)
@@ -42,8 +39,9 @@ def daily_refresh_schedule(context: ScheduleEvaluationContext, warehouse: Wareho
         # The run still starts, and fails on the warehouse with the same message where it is seen.
         context.log.warning("%s; refreshing the last %d days only", exc, REFRESH_DAYS)
         oldest = None
-    first, last = refresh_range(now, oldest)
-    tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
+    tags = {}
     if oldest is not None:
+        first = min(first, oldest)
         tags[ESTIMATED_FROM_TAG] = oldest.isoformat()
+    tags |= {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
     return RunRequest(run_key=f"daily_refresh:{first}:{last}", tags=tags)

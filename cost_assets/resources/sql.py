@@ -1,8 +1,8 @@
-"""Dialect-neutral SQL pieces the API queries need."""
+"""Dialect-neutral SQL pieces: the same expression on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-from sqlalchemy import Date
+from sqlalchemy import ColumnElement, Date, Integer, cast, func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -25,3 +25,9 @@ def _days_before_default(element, compiler, **kw):
 def _days_before_sqlite(element, compiler, **kw):
     day, days = list(element.clauses)
     return f"date({compiler.process(day, **kw)}, '-' || {compiler.process(days, **kw)} || ' days')"
+
+
+def any_true(column) -> ColumnElement[bool]:
+    """Aggregate: whether any row of the group has `column` true. PostgreSQL has no
+    max(boolean), so the maximum is taken over 0/1."""
+    return func.max(cast(column, Integer)) == 1
