@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, EnvVar
 
 from cost_assets.allocation.assets import cost_allocation
 from cost_assets.analytics.assets import as_of_reports
@@ -15,14 +15,30 @@ from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_sch
 from cost_assets.resources.billing import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse
+from cost_assets.settings import env, get_settings
 from cost_assets.waste.assets import off_hours_waste
 
-RESOURCES = {
-    "warehouse": Warehouse(),
-    "product_db": ProductDatabase(),
-    "billing": BillingSourceResource(),
-    "alert_webhook": AlertWebhook(),
-}
+
+def _from_env(name: str, default: str | None = None) -> EnvVar | str | None:
+    """An EnvVar when the setting is set (the Dagster UI shows its name, never its
+    value, and each run reads it), else the default the settings give."""
+    return EnvVar(name) if env(name) is not None else default
+
+
+def resources() -> dict:
+    config = get_settings()  # validates every setting when the code location loads
+    timeouts = config.db_timeouts
+    return {
+        "warehouse": Warehouse(url=_from_env("COST_WAREHOUSE_URL", config.warehouse_url),
+                               connect_timeout_s=timeouts.connect_s, statement_timeout_s=timeouts.statement_s,
+                               lock_timeout_s=timeouts.lock_s),
+        "product_db": ProductDatabase(url=_from_env("COST_APP_DB_URL")),
+        "billing": BillingSourceResource(source=config.source),
+        "alert_webhook": AlertWebhook(url=_from_env("COST_ALERT_WEBHOOK_URL")),
+    }
+
+
+RESOURCES = resources()
 
 defs = Definitions(
     assets=[

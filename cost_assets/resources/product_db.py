@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cost_assets import settings
 from cost_assets.demo import company
-from cost_assets.resources.warehouse import engine_for, display_url
+from cost_assets.resources.database import display_url, engine_for
 
 CUSTOMERS_SQL = "SELECT id, name, mrr, status FROM customers ORDER BY id"
 SERVICE_METRICS_SQL = (
@@ -36,7 +36,11 @@ class ProductDatabase(ConfigurableResource):
 
     @property
     def resolved_url(self) -> str | None:
-        return self.url or settings.env("COST_APP_DB_URL")
+        return self.url or settings.get_settings().app_db_url
+
+    @property
+    def engine(self):
+        return engine_for(self.resolved_url, setting="COST_APP_DB_URL")
 
     @property
     def is_demo(self) -> bool:
@@ -45,7 +49,7 @@ class ProductDatabase(ConfigurableResource):
     def _check_table(self, table: str) -> None:
         url = self.resolved_url
         try:
-            inspector = inspect(engine_for(url))
+            inspector = inspect(self.engine)
             if not inspector.has_table(table):
                 raise ProductDatabaseError(
                     f"product database {display_url(url)} (COST_APP_DB_URL) has no table `{table}`"
@@ -63,8 +67,14 @@ class ProductDatabase(ConfigurableResource):
 
     def _read(self, table: str, sql: str, **params) -> pd.DataFrame:
         self._check_table(table)
-        with engine_for(self.resolved_url).connect() as conn:
-            return pd.read_sql(text(sql), conn, params=params or None)
+        try:
+            with self.engine.connect() as conn:
+                return pd.read_sql(text(sql), conn, params=params or None)
+        except DBAPIError as exc:
+            raise ProductDatabaseError(
+                f"product database {display_url(self.resolved_url)} (COST_APP_DB_URL): reading `{table}` failed "
+                f"(COST_DB_STATEMENT_TIMEOUT_S / COST_DB_LOCK_TIMEOUT_S bound each statement): {exc.orig}"
+            ) from exc
 
     def customers(self, day: dt.date) -> pd.DataFrame:
         """id, name, mrr, status; the demo's as of `day`, a real database's as it is now."""
