@@ -1,0 +1,110 @@
+"""A database that stops answering fails a run in bounded time, and overlapping runs take turns."""
+
+import datetime as dt
+import multiprocessing
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cost_assets.allocation.assets import cost_allocation
+from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
+from cost_assets.resources.database import normalize_url
+from cost_assets.resources.warehouse import Warehouse
+from cost_assets_tests.helpers import failure_message, materialize_days
+
+DAY = dt.date(2026, 11, 9)
+INGESTION = [billing_costs, customer_snapshots, service_metrics]
+
+
+class TableLock:
+    """Another session (a BI tool's forgotten transaction, a migration) holding a table exclusively."""
+
+    def __init__(self, url: str, table: str):
+        self.engine = create_engine(normalize_url(url))
+        self.conn = self.engine.connect()
+        self.transaction = self.conn.begin()
+        self.conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.transaction.rollback()
+            self.conn.close()
+            self.engine.dispose()
+
+
+def _wait_for_lock_waiters(lock: TableLock, count: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    with lock.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(text("SELECT COUNT(DISTINCT pid) FROM pg_locks WHERE NOT granted")).scalar()
+            if waiting >= count:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"{count} runs never waited on the held lock")
+
+
+@pytest.mark.postgres
+def test_a_locked_table_fails_the_run_in_time_naming_the_table_and_the_setting(postgres_schema_url):
+    materialize_days([billing_costs], Warehouse(url=postgres_schema_url), DAY, DAY)
+    before = Warehouse(url=postgres_schema_url).read("SELECT SUM(effective_cost) AS total FROM daily_costs")
+    lock = TableLock(postgres_schema_url, "daily_costs")
+    try:
+        started = time.monotonic()
+        result = materialize_days([billing_costs], Warehouse(url=postgres_schema_url, lock_timeout_s=2), DAY, DAY,
+                                  raise_on_error=False)
+        elapsed = time.monotonic() - started
+    finally:
+        lock.release()
+    assert not result.success
+    message = failure_message(result)
+    assert "daily_costs" in message and "COST_DB_LOCK_TIMEOUT_S=2" in message
+    assert elapsed < 30, elapsed
+    after = Warehouse(url=postgres_schema_url).read("SELECT SUM(effective_cost) AS total FROM daily_costs")
+    assert after["total"].iloc[0] == before["total"].iloc[0]
+
+
+@pytest.mark.postgres
+def test_a_statement_past_its_timeout_fails_naming_the_setting(postgres_schema_url):
+    warehouse = Warehouse(url=postgres_schema_url, statement_timeout_s=1)
+    with pytest.raises(Exception, match="COST_DB_STATEMENT_TIMEOUT_S=1"):
+        with warehouse.transaction() as conn, warehouse._translate_errors():
+            conn.execute(text("SELECT pg_sleep(5)"))
+
+
+def _totals(warehouse: Warehouse) -> dict:
+    return {
+        table: warehouse.read(f"SELECT COUNT(*) AS n, ROUND(CAST(SUM({column}) AS numeric), 6) AS total FROM {table}")
+        .iloc[0].tolist()
+        for table, column in [("daily_costs", "effective_cost"), ("customer_cost_allocation", "allocated_cost"),
+                              ("unallocated_costs", "cost")]
+    }
+
+
+def _run_in_own_process(url: str, first: dt.date, last: dt.date) -> tuple[bool, str]:
+    result = materialize_days([*INGESTION, cost_allocation], Warehouse(url=url), first, last, raise_on_error=False)
+    return result.success, "" if result.success else failure_message(result)
+
+
+@pytest.mark.postgres
+def test_two_overlapping_runs_take_turns_and_equal_one_clean_run(postgres_schema_url):
+    first, last = DAY - dt.timedelta(days=2), DAY
+    assets = [*INGESTION, cost_allocation]
+    warehouse = Warehouse(url=postgres_schema_url)
+    materialize_days(assets, warehouse, first, last)
+    clean = _totals(warehouse)
+
+    # Two run workers, as the queued run coordinator would start them, made to
+    # overlap: both wait behind a held lock on daily_costs, then go at once.
+    lock = TableLock(postgres_schema_url, "daily_costs")
+    try:
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            pending = pool.starmap_async(_run_in_own_process, [(postgres_schema_url, first, last)] * 2)
+            _wait_for_lock_waiters(lock, 2)
+            lock.release()
+            outcomes = pending.get(timeout=300)
+    finally:
+        lock.release()
+    for success, message in outcomes:  # a loser, if any, says what happened; never a raw driver error
+        assert success or ("another run is writing" in message and "UniqueViolation" not in message), message
+    assert _totals(warehouse) == clean
