@@ -150,6 +150,7 @@ def _read_settings() -> Settings:
         api_host=env("COST_API_HOST", "127.0.0.1"),
         api_port=int_setting("COST_API_PORT", 8080, minimum=1, maximum=65535),
         api_workers=int_setting("COST_API_WORKERS", 1, minimum=1, maximum=256),
+        # Only anomalies this recent alert: backfilling history must not flood the channel.
         alert_recent_days=int_setting("COST_ALERT_RECENT_DAYS", 3, minimum=1),
         dagster_ui_url=(env("COST_DAGSTER_UI_URL") or "http://127.0.0.1:3000").rstrip("/"),
         alert_webhook_url=env("COST_ALERT_WEBHOOK_URL"),

@@ -20,20 +20,17 @@ from urllib3.util.retry import Retry
 
 from cost_assets import settings
 
-# Only anomalies this recent alert: backfilling history must not flood the channel.
-DEFAULT_RECENT_DAYS = 3
 # Incidents are remembered in the sensor cursor this long, then forgotten.
 CURSOR_RETENTION_DAYS = 120
 RETRYABLE_STATUSES = (500, 502, 503, 504)
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 def recent_days() -> int:
-    return settings.int_setting("COST_ALERT_RECENT_DAYS", DEFAULT_RECENT_DAYS)
+    return settings.get_settings().alert_recent_days
 
 
 def ui_url() -> str:
-    return (settings.env("COST_DAGSTER_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+    return settings.get_settings().dagster_ui_url
 
 
 @dataclass
@@ -164,7 +161,7 @@ class AlertWebhook(ConfigurableResource):
         return session
 
     def post(self, payload: dict, log: logging.Logger) -> Delivery:
-        url = self.url or settings.env("COST_ALERT_WEBHOOK_URL")
+        url = self.url or settings.get_settings().alert_webhook_url
         if not url:
             log.info("alert (COST_ALERT_WEBHOOK_URL unset, not posted): %s", payload["text"])
             return Delivery.LOGGED_ONLY

@@ -19,6 +19,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.types import String, TypeEngine
 
+from cost_assets.resources.database import guarded
+
 
 
 def _is_postgres(conn: Connection) -> bool:
@@ -70,7 +72,7 @@ def _copy(conn: Connection, table: Table, columns: list, arrays: list[pa.Array])
     quote = conn.dialect.identifier_preparer.quote
     statement = (f"COPY {conn.dialect.identifier_preparer.format_table(table)} "
                  f"({', '.join(quote(c.name) for c in columns)}) FROM STDIN WITH (FORMAT csv)")
-    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with guarded(conn), conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(buffer.getbuffer())
 
 
@@ -93,7 +95,7 @@ def read_frame(conn: Connection, query: Executable) -> pd.DataFrame:
         return _read_sql(conn, query)  # a type Arrow would have to guess: the driver converts it
     compiled = floats.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     csv = io.BytesIO()
-    with conn.connection.driver_connection.cursor() as cursor, \
+    with guarded(conn), conn.connection.driver_connection.cursor() as cursor, \
             cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
         for row in copy:  # COPY sends one message per row: gather them before parsing
             csv.write(row)

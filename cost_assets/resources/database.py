@@ -9,6 +9,8 @@ psycopg2 (installed by dagster-postgres) and reject `postgres://`.
 from __future__ import annotations
 
 import re
+import socket
+import threading
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -100,9 +102,11 @@ def _engine(raw: str, timeouts: DatabaseTimeouts, setting: str) -> Engine:
 
         return engine
     if url.get_backend_name() == "postgresql":
-        return create_engine(url.difference_update_query(["options"]), pool_pre_ping=True, pool_size=5,
-                             max_overflow=10, pool_timeout=max(timeouts.connect_s, 1),
-                             connect_args=_postgres_options(url, timeouts))
+        engine = create_engine(url.difference_update_query(["options"]), pool_pre_ping=True, pool_size=5,
+                               max_overflow=10, pool_timeout=max(timeouts.connect_s, 1),
+                               connect_args=_postgres_options(url, timeouts))
+        _install_statement_guard(engine, timeouts)
+        return engine
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -126,3 +130,82 @@ def timeout_setting(message: str) -> str | None:
     if "database is locked" in text:  # SQLite's busy timeout
         return "COST_DB_LOCK_TIMEOUT_S"
     return None
+
+
+# A frozen network path (a proxy or NAT that stops forwarding but keeps TCP up)
+# never reaches the server, so its statement_timeout cannot fire and keepalives
+# are answered: a client-side guard cuts the connection a little after the
+# server's own limit would have.
+GUARD_GRACE_S = 10.0
+
+
+class StatementGuard:
+    """Shuts the connection's socket down if one statement outlives `seconds`;
+    the driver then raises instead of waiting forever."""
+
+    def __init__(self, dbapi_connection, seconds: float):
+        self._timer = None
+        if seconds > 0 and hasattr(dbapi_connection, "pgconn"):
+            self._timer = threading.Timer(seconds, _shutdown, (dbapi_connection,))
+            self._timer.daemon = True
+
+    def __enter__(self):
+        if self._timer:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._timer:
+            self._timer.cancel()
+
+
+def _shutdown(dbapi_connection) -> None:
+    try:
+        fd = dbapi_connection.pgconn.socket
+        with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:  # a dup: libpq keeps its own fd
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError):
+        pass  # already closed
+
+
+def guarded(conn) -> StatementGuard:
+    """A guard for a statement run on the driver connection itself (COPY), as the engine's own statements have."""
+    return StatementGuard(conn.connection.driver_connection, conn.info.get("guard_seconds", 0.0))
+
+
+def guard_seconds(timeouts: DatabaseTimeouts) -> float:
+    return timeouts.statement_s + GUARD_GRACE_S if timeouts.statement_s else 0.0
+
+
+def _install_statement_guard(engine: Engine, timeouts: DatabaseTimeouts) -> None:
+    seconds = guard_seconds(timeouts)
+
+    # The pool's pre-ping (SELECT 1 on checkout) runs outside the execute events.
+    ping = engine.dialect.do_ping
+
+    def _guarded_ping(dbapi_connection):
+        with StatementGuard(dbapi_connection, timeouts.connect_s + GUARD_GRACE_S):
+            return ping(dbapi_connection)
+
+    engine.dialect.do_ping = _guarded_ping
+
+    @event.listens_for(engine, "engine_connect")
+    def _remember(conn):
+        conn.info["guard_seconds"] = seconds
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn, cursor, statement, parameters, context, executemany):
+        guard = StatementGuard(conn.connection.driver_connection, seconds)
+        conn.info.setdefault("statement_guards", []).append(guard.__enter__())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _disarm(conn, cursor, statement, parameters, context, executemany):
+        guards = conn.info.get("statement_guards")
+        if guards:
+            guards.pop().__exit__(None, None, None)
+
+    @event.listens_for(engine, "handle_error")
+    def _disarm_on_error(context):
+        guards = context.connection.info.get("statement_guards") if context.connection is not None else None
+        while guards:
+            guards.pop().__exit__(None, None, None)

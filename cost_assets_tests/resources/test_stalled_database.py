@@ -6,11 +6,14 @@ import time
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from cost_assets.allocation.assets import cost_allocation
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.resources.database import normalize_url
-from cost_assets.resources.warehouse import Warehouse
+from cost_assets.resources import database
+from cost_assets.resources.warehouse import Warehouse, WarehouseError
+from cost_assets_tests.freezing_proxy import FreezingProxy
 from cost_assets_tests.helpers import failure_message, materialize_days
 
 DAY = dt.date(2026, 11, 9)
@@ -108,3 +111,26 @@ def test_two_overlapping_runs_take_turns_and_equal_one_clean_run(postgres_schema
     for success, message in outcomes:  # a loser, if any, says what happened; never a raw driver error
         assert success or ("another run is writing" in message and "UniqueViolation" not in message), message
     assert _totals(warehouse) == clean
+
+
+@pytest.mark.postgres
+def test_a_frozen_network_path_fails_the_statement_instead_of_hanging(postgres_schema_url, monkeypatch):
+    """Keepalives are answered and the server never sees the statement; the client-side guard
+    cuts the connection GUARD_GRACE_S after the statement timeout."""
+    monkeypatch.setattr(database, "GUARD_GRACE_S", 2.0)
+    proxy = FreezingProxy()
+    try:
+        warehouse = Warehouse(url=proxy.url(postgres_schema_url), statement_timeout_s=1, connect_timeout_s=3)
+        with warehouse._translate_errors(), warehouse.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            proxy.frozen.set()  # mid-session: the statement is held on the way
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="closed|lost|terminat"):
+                conn.execute(text("SELECT 1"))
+            assert time.monotonic() - started < 3 + 1 + 2  # statement timeout + grace, with slack
+        started = time.monotonic()  # a new checkout: the pool's ping, then a reconnect, are bounded too
+        with pytest.raises(WarehouseError, match="COST_DB_CONNECT_TIMEOUT_S"):
+            warehouse.ping()
+        assert time.monotonic() - started < 15
+    finally:
+        proxy.close()
