@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from cost_assets import settings
-from cost_assets.settings import SettingError, env
+from cost_assets.settings import SettingError, get_settings
 
 PACKAGE_DIR = Path(__file__).parent
 # For a real billing source: only what any company's bill can take.
@@ -51,10 +50,10 @@ class Rules:
 def rules_path() -> Path:
     """COST_ALLOCATION_RULES if set; else the demo company's rules for the demo
     source, and the generic default for a real one."""
-    explicit = env("COST_ALLOCATION_RULES")
-    if explicit:
-        return Path(explicit)
-    return DEMO_RULES_PATH if settings.cost_source() == "demo" else DEFAULT_RULES_PATH
+    current = get_settings()
+    if current.allocation_rules:
+        return Path(current.allocation_rules)
+    return DEMO_RULES_PATH if current.source == "demo" else DEFAULT_RULES_PATH
 
 
 def rules_error(path: str | Path, key: str, problem: str) -> SettingError:
