@@ -305,6 +305,47 @@ def spread_overhead(allocated: pd.DataFrame, unallocated: pd.DataFrame,
     return overhead.reset_index(drop=True), unspread.reset_index(drop=True)
 
 
+DRIVER_GAP_COLUMNS = ["rule", "driver", "services", "days", "day_count", "cost"]
+DAYS_LISTED = 10
+
+
+def drivers_without_metrics(rules: AllocationRules, drivers_with_requests: set[str],
+                            no_usage: pd.DataFrame) -> pd.DataFrame:
+    """Split pools lost to a driver service with no service_metrics requests on any
+    day of the run (a misspelt driver, or metrics the product database does not keep).
+
+    no_usage: date, service, cost of the run's `no_usage` rows. Returns one row
+    per rule and driver whose pools went to no_usage: DRIVER_GAP_COLUMNS.
+    """
+    gaps = []
+    for rule in rules.rules:
+        if rule.method != USAGE_PROPORTIONAL:
+            continue
+        by_driver: dict[str, list[str]] = {}
+        for service in rule.services or ():
+            by_driver.setdefault(rule.driver_for(service), []).append(service)
+        for driver, services in by_driver.items():
+            lost = no_usage[no_usage["service"].isin(services)]
+            if driver in drivers_with_requests or lost.empty:
+                continue
+            days = sorted(set(lost["date"]))
+            gaps.append({"rule": rule.name, "driver": driver, "services": ", ".join(services),
+                         "days": describe_days(days), "day_count": len(days), "cost": round(float(lost["cost"].sum()), 2)})
+    return pd.DataFrame(gaps, columns=DRIVER_GAP_COLUMNS)
+
+
+def describe_days(days: list[dt.date]) -> str:
+    if len(days) <= DAYS_LISTED:
+        return ", ".join(str(d) for d in days)
+    return f"{days[0]}..{days[-1]} ({len(days)} days)"
+
+
+def describe_driver_gap(gap) -> str:
+    return (f"allocation rule {gap.rule!r}: driver service {gap.driver!r} has no service_metrics requests on any day "
+            f"of the run, so the cost of {gap.services} (${gap.cost:,.2f} on {gap.days}) stays in unallocated_costs "
+            f"as no_usage; check the rule's driver and the product database's service_metrics")
+
+
 def conservation_gaps(totals: pd.DataFrame, tolerance: float = RECONCILIATION_TOLERANCE_USD) -> pd.DataFrame:
     """Days whose allocated + unallocated cost differs from the bill by more than `tolerance`.
 

@@ -16,9 +16,11 @@ from cost_assets.allocation.allocation import (
     allocate,
     conservation_gaps,
     customers_by_day,
+    describe_driver_gap,
     describe_gaps,
+    drivers_without_metrics,
 )
-from cost_assets.allocation.rules import load_allocation_rules
+from cost_assets.allocation.rules import NO_USAGE, AllocationRules, load_allocation_rules
 from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
 from cost_assets.metadata import money, table
 from cost_assets.partitions import day_chunks, daily_partitions, single_run, window_days
@@ -42,15 +44,20 @@ class WindowSummary:
     (chunks are folded in as they are written, so the rows themselves are not kept)."""
 
     def __init__(self) -> None:
-        self.parts: dict[str, list[pd.DataFrame]] = {"customer": [], "rule": [], "reason": [], "overhead": [], "unspread": []}
+        self.parts: dict[str, list[pd.DataFrame]] = {"customer": [], "rule": [], "reason": [], "overhead": [], "unspread": [],
+                                                     "no_usage": []}
         self.rows = {"allocated": 0, "unallocated": 0, "overhead": 0}
+        self.drivers_with_requests: set[str] = set()
 
-    def add(self, result: Allocation) -> None:
+    def add(self, result: Allocation, metrics: pd.DataFrame) -> None:
         self.parts["customer"].append(result.allocated.groupby("customer_id", as_index=False)["allocated_cost"].sum())
         self.parts["rule"].append(result.allocated.groupby(["allocation_method", "rule"], as_index=False)["allocated_cost"].sum())
         self.parts["reason"].append(result.unallocated.groupby(["reason", "service"], as_index=False)["cost"].sum())
         self.parts["overhead"].append(result.overhead.groupby("reason", as_index=False)["overhead_cost"].sum())
         self.parts["unspread"].append(result.unspread_overhead)
+        no_usage = result.unallocated[result.unallocated["reason"] == NO_USAGE]
+        self.parts["no_usage"].append(no_usage.groupby(["date", "service"], as_index=False)["cost"].sum())
+        self.drivers_with_requests.update(metrics["service"].unique())
         self.rows["allocated"] += len(result.allocated)
         self.rows["unallocated"] += len(result.unallocated)
         self.rows["overhead"] += len(result.overhead)
@@ -62,6 +69,10 @@ class WindowSummary:
 
     def unspread(self) -> pd.DataFrame:
         return pd.concat(self.parts["unspread"], ignore_index=True)
+
+    def driver_gaps(self, rules: AllocationRules) -> pd.DataFrame:
+        return drivers_without_metrics(rules, self.drivers_with_requests,
+                                       pd.concat(self.parts["no_usage"], ignore_index=True))
 
 
 def _write_chunk(warehouse: Warehouse, conn: Connection, start: dt.date, end: dt.date, result: Allocation) -> None:
@@ -124,7 +135,7 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
             if pending is not None:
                 pending.result()  # one write in flight; re-raises its error
             pending = writer.submit(_write_chunk, warehouse, conn, start, end, result)
-            summary.add(result)
+            summary.add(result, metrics)
         if pending is not None:
             pending.result()
         totals = queries.conservation_totals(conn, first, last)
@@ -134,6 +145,9 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
             raise AllocationNotConserved(describe_gaps(gaps))
 
     unspread = summary.unspread()
+    driver_gaps = summary.driver_gaps(rules)
+    for gap in driver_gaps.itertuples():
+        context.log.warning(describe_driver_gap(gap))
     billed = float(totals["billed"].sum())
     yield MaterializeResult(
         asset_key="customer_cost_allocation",
@@ -146,6 +160,7 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
             "allocated_share": round(float(totals["allocated"].sum()) / billed, 4) if billed else 0.0,
             "top_customers": table(summary.total("customer", ["customer_id"], "allocated_cost"), limit=20),
             "by_rule": table(summary.total("rule", ["allocation_method", "rule"], "allocated_cost")),
+            "drivers_without_metrics": table(driver_gaps),
         },
         check_results=[
             AssetCheckResult(

@@ -10,6 +10,9 @@ from cost_assets.allocation.allocation import (
     allocate,
     conservation_gaps,
     customers_by_day,
+    describe_days,
+    describe_driver_gap,
+    drivers_without_metrics,
     split_pools,
     to_micros,
 )
@@ -172,6 +175,27 @@ def test_a_shared_service_without_requests_that_day_is_unallocated_as_no_usage()
     assert placed(result) == {("cust-a", "shared-db", "usage_proportional"): 100.0}
     assert unplaced(result) == {("shared-db", "no_usage"): 80.0}
     assert result.unallocated["date"].tolist() == [NEXT_DAY]
+
+
+def test_a_driver_without_requests_on_any_day_is_named_with_the_days_and_cost_it_left_unallocated():
+    days = (DAY, NEXT_DAY)
+    rows = costs(("worker", "untagged", 30.0), ("worker", "untagged", 20.0, "production", NEXT_DAY),
+                 ("shared-db", "untagged", 100.0), ("shared-db", "untagged", 80.0, "production", NEXT_DAY))
+    # shared-db has requests on one day only: its other day's no_usage is an ordinary gap, not a missing driver.
+    usage = metrics(("shared-db", "cust-a", 10))
+    result = allocate(rows, usage, customers("cust-a", days=days), rules())
+    no_usage = result.unallocated[result.unallocated["reason"] == "no_usage"]
+    gaps = drivers_without_metrics(rules(), set(usage["service"]), no_usage)
+    assert gaps.to_dict("records") == [{"rule": "compute", "driver": "api", "services": "worker",
+                                        "days": "2026-03-01, 2026-03-02", "day_count": 2, "cost": 50.0}]
+    assert "driver service 'api' has no service_metrics requests" in describe_driver_gap(next(gaps.itertuples()))
+    assert drivers_without_metrics(rules(), {"shared-db", "api"}, no_usage).empty
+
+
+def test_a_long_run_of_days_is_described_by_its_range():
+    days = [DAY + dt.timedelta(days=n) for n in range(40)]
+    assert describe_days(days) == "2026-03-01..2026-04-09 (40 days)"
+    assert describe_days(days[:2]) == "2026-03-01, 2026-03-02"
 
 
 def test_internal_and_untagged_costs_are_unallocated_with_their_reason():

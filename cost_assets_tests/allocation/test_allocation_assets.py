@@ -1,15 +1,22 @@
 """The allocation assets run through Dagster on a temporary warehouse."""
 
 import datetime as dt
+import logging
 
 import pandas as pd
+import pytest
 import yaml
+from dagster import DagsterInstance
+from sqlalchemy import create_engine, text
 
 from cost_assets.allocation import assets as allocation_assets
 from cost_assets.allocation.assets import CONSERVATION_CHECK, cost_allocation
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
-from cost_assets.rules import DEFAULT_RULES_PATH
+from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.resources.product_db import ProductDatabase
+from cost_assets.rules import DEFAULT_RULES_PATH, DEMO_RULES_PATH
 from cost_assets_tests.helpers import failure_message, materialize_days
+from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
 
 INGESTION = [billing_costs, customer_snapshots, service_metrics]
 FIRST, LAST = dt.date(2026, 11, 9), dt.date(2026, 11, 11)
@@ -76,7 +83,7 @@ def test_a_run_that_does_not_conserve_cost_fails_and_keeps_the_previous_allocati
 
 
 def test_a_bad_rules_file_fails_the_run_naming_the_file_and_rule(sqlite_warehouse, tmp_path, monkeypatch):
-    raw = yaml.safe_load(DEFAULT_RULES_PATH.read_text())
+    raw = yaml.safe_load(DEMO_RULES_PATH.read_text())
     raw["allocation"]["rules"][1]["method"] = "proportional"
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -85,7 +92,7 @@ def test_a_bad_rules_file_fails_the_run_naming_the_file_and_rule(sqlite_warehous
     result = materialize_days([cost_allocation], sqlite_warehouse, FIRST, FIRST, raise_on_error=False)
     assert not result.success
     message = failure_message(result)
-    assert str(path) in message and "allocation.rules[1] (shared-infrastructure) has method 'proportional'" in message
+    assert str(path) in message and "allocation.rules[1].method (rule 'shared-infrastructure') is 'proportional'" in message
 
 
 def test_costs_without_a_customer_snapshot_fail_naming_the_table_and_day(sqlite_warehouse):
@@ -115,3 +122,118 @@ def test_a_failure_after_some_chunks_were_written_rolls_back_the_whole_window(wa
     assert "disk full while writing 2026-11-11" in failure_message(result)
     for name, frame in tables(warehouse).items():
         pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
+# --- a company that is not the demo: its own FOCUS file and product database ---------------
+
+DAY1, DAY2 = dt.date(2026, 3, 30), dt.date(2026, 3, 31)
+# Per day: (service, customer tag, environment tag, cost). The demo's rules would split
+# api and worker by the api's requests and search and auth evenly; a stranger's must not.
+COMPANY_COSTS = [
+    ("api", "c1", "prod", 10.0),
+    ("api", None, "prod", 20.0),
+    ("worker", None, "prod", 5.0),
+    ("search", None, "prod", 7.0),
+    ("auth", None, "prod", 3.0),
+    ("shared-db", None, "prod", 40.0),
+    ("shared-cache", None, "prod", 6.0),  # no service_metrics: its driver (itself) never has requests
+    ("api", None, "stage", 4.0),
+]
+SHARED_DB_REQUESTS = {"c1": 30, "c2": 10}
+
+
+def stranger_company(tmp_path, monkeypatch, api_requests: bool = True) -> dict:
+    """COST_SOURCE=focus with a FOCUS file and a product database the test writes; resources to run it."""
+    rows = []
+    for day in (DAY1, DAY2):
+        for n, (service, customer, environment, cost) in enumerate(COMPANY_COSTS):
+            tags = {"service": service, "team": "core", "env": environment, **({"customer": customer} if customer else {})}
+            rows.append(focus_row(day, cost, cost, tags=tags, resource=f"{service}-{n}"))
+    app_db = f"sqlite:///{tmp_path / 'app.db'}"
+    with create_engine(app_db).begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, mrr NUMERIC, status TEXT)"))
+        conn.execute(text("CREATE TABLE service_metrics (date DATE, service TEXT, customer_id TEXT, request_count BIGINT)"))
+        conn.execute(text("INSERT INTO customers VALUES ('c1', 'One', 500, 'active'), ('c2', 'Two', 300, 'active')"))
+        for day in (DAY1, DAY2):
+            for customer, requests in SHARED_DB_REQUESTS.items():
+                conn.execute(text("INSERT INTO service_metrics VALUES (:d, 'shared-db', :c, :n)"),
+                             {"d": day.isoformat(), "c": customer, "n": requests})
+                if api_requests:
+                    conn.execute(text("INSERT INTO service_metrics VALUES (:d, 'api', :c, 100)"),
+                                 {"d": day.isoformat(), "c": customer})
+    monkeypatch.setenv("COST_SOURCE", "focus")
+    monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "focus.csv", rows)))
+    monkeypatch.delenv("COST_ALLOCATION_RULES", raising=False)
+    return {"billing": BillingSourceResource(), "product_db": ProductDatabase(url=app_db)}
+
+
+def allocation_metadata(result) -> dict:
+    return result.asset_materializations_for_node("cost_allocation")[0].metadata
+
+
+def warnings_logged(instance: DagsterInstance, result) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(result.run_id)
+            if entry.level == logging.WARNING and entry.dagster_event is None]
+
+
+def test_a_company_that_is_not_the_demo_gets_the_generic_rules_and_its_own_services_stay_untagged(
+        warehouse, tmp_path, monkeypatch):
+    resources = stranger_company(tmp_path, monkeypatch)
+    instance = DagsterInstance.ephemeral()
+    result = materialize_days([*INGESTION, cost_allocation], warehouse, DAY1, DAY2, instance=instance, **resources)
+
+    metadata = allocation_metadata(result)
+    assert metadata["rules_file"].value == str(DEFAULT_RULES_PATH)
+    unallocated = warehouse.read("SELECT service, reason, SUM(cost) AS cost FROM unallocated_costs "
+                                 "GROUP BY service, reason ORDER BY service, reason")
+    assert {(r.service, r.reason): round(r.cost, 2) for r in unallocated.itertuples()} == {
+        ("api", "untagged"): 40.0, ("worker", "untagged"): 10.0, ("search", "untagged"): 14.0,
+        ("auth", "untagged"): 6.0, ("shared-cache", "no_usage"): 12.0, ("api", "internal"): 8.0,
+    }
+    allocated = warehouse.read("SELECT customer_id, service, rule, SUM(allocated_cost) AS cost FROM customer_cost_allocation "
+                               "GROUP BY customer_id, service, rule ORDER BY customer_id, service")
+    assert [(r.customer_id, r.service, r.rule, round(r.cost, 2)) for r in allocated.itertuples()] == [
+        ("c1", "api", "dedicated-resources", 20.0),
+        ("c1", "shared-db", "shared-infrastructure", 60.0),
+        ("c2", "shared-db", "shared-infrastructure", 20.0),
+    ]
+    # shared-cache is split by its own requests, and the product database has none on any day.
+    gaps = metadata["drivers_without_metrics"].value.records
+    assert [gap.data for gap in gaps] == [{"rule": "shared-infrastructure", "driver": "shared-cache", "services": "shared-cache",
+                                           "days": "2026-03-30, 2026-03-31", "day_count": 2, "cost": 12.0}]
+    assert any("allocation rule 'shared-infrastructure': driver service 'shared-cache' has no service_metrics requests"
+               in message and "$12.00 on 2026-03-30, 2026-03-31" in message for message in warnings_logged(instance, result))
+
+
+def test_a_driver_service_that_never_has_metrics_is_a_warning_naming_the_rule_the_driver_and_the_days(
+        sqlite_warehouse, tmp_path, monkeypatch):
+    resources = stranger_company(tmp_path, monkeypatch, api_requests=False)
+    rules = yaml.safe_load(DEFAULT_RULES_PATH.read_text())
+    rules["allocation"]["rules"].append({"name": "application-compute", "method": "usage_proportional", "priority": 30,
+                                         "services": ["api", "worker"], "driver": "api"})
+    path = tmp_path / "company-rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    monkeypatch.setenv("COST_ALLOCATION_RULES", str(path))  # an explicit file wins over the source's default
+    instance = DagsterInstance.ephemeral()
+    result = materialize_days([*INGESTION, cost_allocation], sqlite_warehouse, DAY1, DAY2, instance=instance, **resources)
+
+    metadata = allocation_metadata(result)
+    assert metadata["rules_file"].value == str(path)
+    gaps = {gap.data["driver"]: gap.data for gap in metadata["drivers_without_metrics"].value.records}
+    assert gaps["api"] == {"rule": "application-compute", "driver": "api", "services": "api, worker",
+                           "days": "2026-03-30, 2026-03-31", "day_count": 2, "cost": 50.0}
+    assert set(gaps) == {"api", "shared-cache"}
+    warnings = warnings_logged(instance, result)
+    assert any(message.startswith("allocation rule 'application-compute': driver service 'api' has no service_metrics")
+               and "the cost of api, worker ($50.00 on 2026-03-30, 2026-03-31)" in message for message in warnings)
+    no_usage = sqlite_warehouse.read("SELECT SUM(cost) AS cost FROM unallocated_costs WHERE reason = 'no_usage'")
+    assert round(no_usage["cost"].iloc[0], 2) == 50.0 + 12.0
+
+
+def test_the_demo_reports_no_driver_without_metrics(sqlite_warehouse, monkeypatch):
+    monkeypatch.delenv("COST_SOURCE", raising=False)
+    monkeypatch.delenv("COST_ALLOCATION_RULES", raising=False)
+    result = materialize_days([*INGESTION, cost_allocation], sqlite_warehouse, FIRST, FIRST)
+    metadata = allocation_metadata(result)
+    assert metadata["rules_file"].value == str(DEMO_RULES_PATH)
+    assert metadata["drivers_without_metrics"].value.records == []
