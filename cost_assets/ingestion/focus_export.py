@@ -1,11 +1,10 @@
-"""Export the `focus_costs` view to a FOCUS CSV file.
+"""Export the `focus_costs` view to a FOCUS 1.2 file, CSV or Parquet.
 
-    python -m cost_assets.ingestion.focus_export --out focus.csv [--first 2026-03-01 --last 2026-03-31]
+    python -m cost_assets.ingestion.focus_export --out focus.parquet [--first 2026-03-01 --last 2026-03-31]
 
-The file has the FOCUS 1.2 columns of the view, plus the four names that
-the FinOps Foundation's focus-validator 1.0.0 still checks for FOCUS 1.0
-(pre-release spellings of ProviderName, PublisherName, InvoiceIssuerName and
-ResourceId), so `focus-validator --validate-version 1.0` accepts it.
+A name ending in `.parquet` writes Parquet with typed columns: text columns
+are strings (an all-digit account id stays a string), costs and quantities
+doubles, times UTC timestamps, x_IsEstimated a boolean. Anything else is CSV.
 """
 
 from __future__ import annotations
@@ -16,16 +15,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cost_assets.resources.focus_costs import NAME as VIEW
 from cost_assets.resources.warehouse import Warehouse
 
-VALIDATOR_1_0_ALIASES = {
-    "InvoiceIssuer": "InvoiceIssuerName",
-    "Provider": "ProviderName",
-    "Publisher": "PublisherName",
-    "ResourceID": "ResourceId",
-}
 DATETIME_COLUMNS = ["BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"]
 DECIMAL_COLUMNS = [
     "BilledCost", "ConsumedQuantity", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "ListCost",
@@ -58,8 +53,8 @@ def _json(value):
 
 
 def to_export(view_rows: pd.DataFrame) -> pd.DataFrame:
-    """The view's rows as written to a file: ISO 8601 UTC times, decimals as
-    decimals, Tags as JSON text, and the validator's FOCUS 1.0 aliases."""
+    """The view's rows as written to a CSV file: ISO 8601 UTC times, decimals as
+    decimals, Tags as JSON text."""
     frame = view_rows.copy()
     for column in DATETIME_COLUMNS:
         frame[column] = _iso(frame[column])
@@ -67,22 +62,42 @@ def to_export(view_rows: pd.DataFrame) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column]).astype(float)  # NUMERIC comes back as Decimal or int
     frame["Tags"] = frame["Tags"].map(_json)
     frame["x_IsEstimated"] = frame["x_IsEstimated"].astype(bool)
-    for alias, column in VALIDATOR_1_0_ALIASES.items():
-        frame[alias] = frame[column]
     return frame
+
+
+def to_arrow(export: pd.DataFrame) -> pa.Table:
+    """An export frame as an Arrow table: times as UTC timestamps, numbers as
+    doubles, x_IsEstimated boolean, every other column a string."""
+    arrays = {}
+    for column in export.columns:
+        values = export[column]
+        if column in DATETIME_COLUMNS:
+            arrays[column] = pa.array(pd.to_datetime(values, utc=True, format=ISO_UTC), type=pa.timestamp("ms", tz="UTC"))
+        elif column in DECIMAL_COLUMNS:
+            arrays[column] = pa.array(values, type=pa.float64(), from_pandas=True)
+        elif column == "x_IsEstimated":
+            arrays[column] = pa.array(values, type=pa.bool_())
+        else:
+            arrays[column] = pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
+    return pa.table(arrays)
 
 
 def export_focus_costs(warehouse: Warehouse, path: str | Path, first: dt.date | None = None,
                        last: dt.date | None = None) -> int:
-    """Write the focus_costs rows of first..last to a CSV file; returns the row count."""
+    """Write the focus_costs rows of first..last to a Parquet file (name ending
+    in .parquet) or a CSV file; returns the row count."""
     frame = to_export(read_focus_costs(warehouse, first, last))
-    frame.to_csv(path, index=False)
+    if str(path).endswith(".parquet"):
+        pq.write_table(to_arrow(frame), path)
+    else:
+        frame.to_csv(path, index=False)
     return len(frame)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export the focus_costs view (COST_WAREHOUSE_URL) to a FOCUS CSV file.")
-    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser = argparse.ArgumentParser(
+        description="Export the focus_costs view (COST_WAREHOUSE_URL) to a FOCUS 1.2 file: Parquet when --out ends in .parquet, else CSV.")
+    parser.add_argument("--out", required=True, help="file to write (.parquet for Parquet, otherwise CSV)")
     parser.add_argument("--first", type=dt.date.fromisoformat, help="first UTC day (YYYY-MM-DD)")
     parser.add_argument("--last", type=dt.date.fromisoformat, help="last UTC day (YYYY-MM-DD)")
     args = parser.parse_args(argv)

@@ -7,9 +7,12 @@ One row per daily_costs row, with two adjustments so the view reads as FOCUS:
   Usage row with CommitmentDiscountStatus Unused (effective, billed 0), as the
   FOCUS examples show it. Both sums stay equal to daily_costs'.
 
-The warehouse keeps neither list prices nor payer accounts nor SKUs: ListCost
-and ContractedCost carry BilledCost, BillingAccountId the sub-account, and
-the SKU and resource columns are null (daily rows span many of them).
+The warehouse keeps neither list prices nor payer accounts nor SKUs nor
+invoice ids: ListCost and ContractedCost carry BilledCost, BillingAccountId
+the sub-account, InvoiceId and the SKU and resource columns are null (daily
+rows span many of them). ServiceCategory and ServiceSubcategory come from the
+provider service's name, PricingUnit and ConsumedUnit are the usage unit in
+FOCUS's unit format (Hrs -> Hours, GB-Mo -> GB-Months).
 Allocation tags are in Tags (JSON) and in x_ columns.
 """
 
@@ -39,20 +42,64 @@ UNUSED_COMMITMENT_FEES = ("RIFee", "SavingsPlanRecurringFee", "Recurring reserva
 COMMITTED_USAGE = {"DiscountedUsage": "Usage", "SavingsPlanCoveredUsage": "Spend", "UnusedCommitment": None}
 RECURRING = ("RIFee", "SavingsPlanRecurringFee", "Recurring reservation fee")
 
-# FOCUS ServiceCategory from the provider service's name (lower case), first match wins.
-SERVICE_CATEGORIES = [
-    ("AI and Machine Learning", ["sagemaker", "bedrock", "rekognition", "comprehend", "machine learning", "openai", "vertex ai"]),
-    ("Analytics", ["athena", "redshift", "glue", "kinesis", "emr", "bigquery", "opensearch", "elasticsearch", "quicksight", "synapse", "databricks"]),
-    ("Databases", ["relational database", "rds", "dynamodb", "elasticache", "aurora", "documentdb", "neptune", "memorydb", "database", "sql", "cosmos", "bigtable", "spanner"]),
-    ("Storage", ["simple storage", "s3", "elastic block", "ebs", "efs", "glacier", "storage", "backup"]),
-    ("Networking", ["cloudfront", "load balancing", "elb", "vpc", "route 53", "route53", "data transfer", "direct connect", "network", "cdn", "api gateway"]),
-    ("Compute", ["elastic compute", "ec2", "lambda", "fargate", "container", "kubernetes", "eks", "ecs", "virtual machine", "compute", "lightsail", "batch"]),
-    ("Integration", ["simple queue", "sqs", "simple notification", "sns", "eventbridge", "step functions", "mq", "pub/sub", "service bus"]),
-    ("Management and Governance", ["cloudwatch", "cloudtrail", "config", "systems manager", "monitor", "logging", "log analytics"]),
-    ("Security", ["key management", "kms", "waf", "guardduty", "secrets manager", "security", "shield", "inspector", "certificate"]),
-    ("Identity", ["cognito", "directory", "identity", "entra"]),
-    ("Developer Tools", ["codebuild", "codepipeline", "codecommit", "codedeploy", "x-ray", "devops", "cloud build"]),
+# FOCUS ServiceCategory and ServiceSubcategory (FOCUS 1.2 allowed values) from the
+# provider service's name (lower case), first match wins; otherwise Other / Other (Other).
+# Rows of one category stay together, so the category does not depend on the subcategory rows.
+SERVICE_SUBCATEGORIES = [
+    ("AI and Machine Learning", "Generative AI", ["bedrock", "openai"]),
+    ("AI and Machine Learning", "Natural Language Processing", ["comprehend"]),
+    ("AI and Machine Learning", "Machine Learning", ["sagemaker", "machine learning", "vertex ai"]),
+    ("AI and Machine Learning", "Other (AI and Machine Learning)", ["rekognition"]),
+    ("Analytics", "Search", ["opensearch", "elasticsearch"]),
+    ("Analytics", "Streaming Analytics", ["kinesis"]),
+    ("Analytics", "Business Intelligence", ["quicksight"]),
+    ("Analytics", "Data Processing", ["athena", "glue", "emr"]),
+    ("Analytics", "Analytics Platforms", ["synapse", "databricks"]),
+    ("Databases", "Data Warehouses", ["redshift", "bigquery"]),
+    ("Databases", "Caching", ["elasticache", "memorydb"]),
+    ("Databases", "NoSQL Databases", ["dynamodb", "documentdb", "cosmos", "bigtable"]),
+    ("Databases", "Relational Databases", ["relational database", "rds", "aurora", "sql", "spanner"]),
+    ("Databases", "Other (Databases)", ["neptune", "database"]),
+    ("Storage", "Object Storage", ["simple storage", "s3", "glacier"]),
+    ("Storage", "Block Storage", ["elastic block", "ebs"]),
+    ("Storage", "File Storage", ["efs", "elastic file"]),
+    ("Storage", "Backup Storage", ["backup"]),
+    ("Storage", "Other (Storage)", ["storage"]),
+    ("Networking", "Content Delivery", ["cloudfront", "cdn"]),
+    ("Networking", "Application Networking", ["load balancing", "elb"]),
+    ("Networking", "Network Security", ["waf", "shield", "firewall"]),
+    ("Networking", "Network Routing", ["route 53", "route53", "dns"]),
+    ("Networking", "Network Connectivity", ["vpc", "data transfer", "direct connect", "vpn"]),
+    ("Networking", "Other (Networking)", ["network"]),
+    ("Compute", "Containers", ["container", "kubernetes", "eks", "ecs"]),
+    ("Compute", "Serverless Compute", ["lambda", "fargate", "functions", "cloud run"]),
+    ("Compute", "Virtual Machines", ["elastic compute", "ec2", "virtual machine", "compute engine", "lightsail"]),
+    ("Compute", "Other (Compute)", ["compute", "batch"]),
+    ("Integration", "API Management", ["api gateway", "api management"]),
+    ("Integration", "Messaging", ["simple queue", "sqs", "simple notification", "sns", "eventbridge", "mq", "pub/sub", "service bus"]),
+    ("Integration", "Workflow Orchestration", ["step functions"]),
+    ("Management and Governance", "Observability", ["cloudwatch", "monitor", "logging", "log analytics"]),
+    ("Management and Governance", "Compliance", ["cloudtrail", "config"]),
+    ("Management and Governance", "Other (Management and Governance)", ["systems manager"]),
+    ("Security", "Secret Management", ["key management", "kms", "secrets manager", "certificate"]),
+    ("Security", "Threat Detection and Response", ["guardduty", "inspector"]),
+    ("Security", "Other (Security)", ["security"]),
+    ("Identity", "Identity and Access Management", ["cognito", "directory", "identity", "entra"]),
+    ("Developer Tools", "Continuous Integration and Deployment", ["codebuild", "codepipeline", "codedeploy", "devops", "cloud build"]),
+    ("Developer Tools", "Source Code Management", ["codecommit"]),
+    ("Developer Tools", "Other (Developer Tools)", ["x-ray"]),
 ]
+OTHER_SERVICE = ("Other", "Other (Other)")
+
+# Provider units -> FOCUS UnitFormat (plural time units, "-" for compound units); others as given.
+FOCUS_UNITS = {
+    "Hrs": "Hours", "Hr": "Hours", "hours": "Hours", "Hour": "Hours",
+    "GB-Mo": "GB-Months", "GB-Month": "GB-Months", "GB-Hrs": "GB-Hours", "GB-Second": "GB-Seconds",
+    "Lambda-GB-Second": "GB-Seconds", "vCPU-Hrs": "vCPU-Hours", "vCPU-Hour": "vCPU-Hours",
+    "LCU-Hrs": "LCU-Hours",
+    "ReadCapacityUnit-Hrs": "ReadCapacityUnit-Hours", "WriteCapacityUnit-Hrs": "WriteCapacityUnit-Hours",
+    "Request": "Requests", "Minute": "Minutes", "Second": "Seconds",
+}
 
 # FOCUS 1.2 mandatory columns; the view carries all of them.
 FOCUS_1_2_MANDATORY = [
@@ -80,12 +127,14 @@ def _in(values) -> str:
     return "(" + ", ".join(_quote(v) for v in values) + ")"
 
 
-def _service_category() -> str:
+def _service(part: int) -> str:
+    """ServiceCategory (part 0) or ServiceSubcategory (part 1) of the row's provider service."""
     whens = " ".join(
-        f"WHEN {' OR '.join(f'LOWER(aws_service) LIKE {_quote(chr(37) + word + chr(37))}' for word in words)} THEN {_quote(category)}"
-        for category, words in SERVICE_CATEGORIES
+        f"WHEN {' OR '.join(f'LOWER(aws_service) LIKE {_quote(chr(37) + word + chr(37))}' for word in words)} "
+        f"THEN {_quote((category, subcategory)[part])}"
+        for category, subcategory, words in SERVICE_SUBCATEGORIES
     )
-    return f"CASE {whens} ELSE 'Other' END"
+    return f"CASE {whens} ELSE {_quote(OTHER_SERVICE[part])} END"
 
 
 def _dialect_expressions(dialect: str) -> dict[str, str]:
@@ -117,6 +166,7 @@ def _columns(dialect: str) -> dict[str, str]:
     fee = f"charge_category IN {_in(UNUSED_COMMITMENT_FEES)}"
     usage = f"({category}) = 'Usage'"
     has_unit = "COALESCE(usage_unit, '') <> ''"
+    unit = _case("usage_unit", FOCUS_UNITS, "usage_unit")
     dates = _dialect_expressions(dialect)
     account = f"COALESCE(NULLIF(account_id, ''), '{UNKNOWN}')"
     provider = f"COALESCE(NULLIF(provider, ''), '{UNKNOWN}')"
@@ -146,10 +196,11 @@ def _columns(dialect: str) -> dict[str, str]:
         ),
         "CommitmentDiscountType": null_text,
         "ConsumedQuantity": f"CASE WHEN {usage} AND {has_unit} THEN usage_quantity ELSE NULL END",
-        "ConsumedUnit": f"CASE WHEN {usage} AND {has_unit} THEN usage_unit ELSE NULL END",
+        "ConsumedUnit": f"CASE WHEN {usage} AND {has_unit} THEN {unit} ELSE NULL END",
         "ContractedCost": "billed_cost",
         "ContractedUnitPrice": null_number,
         "EffectiveCost": f"CASE WHEN {fee} THEN 0 ELSE effective_cost END",
+        "InvoiceId": null_text,
         "InvoiceIssuerName": provider,
         "ListCost": "billed_cost",
         "ListUnitPrice": null_number,
@@ -158,7 +209,7 @@ def _columns(dialect: str) -> dict[str, str]:
             f"WHEN ({category}) IN ('Usage', 'Purchase') THEN 'Standard' ELSE NULL END"
         ),
         "PricingQuantity": f"CASE WHEN ({category}) <> 'Tax' AND {has_unit} THEN usage_quantity ELSE NULL END",
-        "PricingUnit": f"CASE WHEN ({category}) <> 'Tax' AND {has_unit} THEN usage_unit ELSE NULL END",
+        "PricingUnit": f"CASE WHEN ({category}) <> 'Tax' AND {has_unit} THEN {unit} ELSE NULL END",
         "ProviderName": provider,
         "PublisherName": provider,
         "RegionId": null_text,
@@ -166,8 +217,9 @@ def _columns(dialect: str) -> dict[str, str]:
         "ResourceId": null_text,
         "ResourceName": null_text,
         "ResourceType": null_text,
-        "ServiceCategory": _service_category(),
+        "ServiceCategory": _service(0),
         "ServiceName": f"COALESCE(NULLIF(aws_service, ''), '{UNKNOWN}')",
+        "ServiceSubcategory": _service(1),
         "SkuId": null_text,
         "SkuPriceId": null_text,
         "SubAccountId": "NULLIF(account_id, '')",

@@ -15,8 +15,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-FOCUS_FIXTURES = SHARED / "fixtures" / "focus_spec"
+# The FOCUS 1.2 specification's example data sets, vendored (CC-BY-4.0, see NOTICE.md there).
+FOCUS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "focus_spec"
 
 TAG_MAP = pa.map_(pa.string(), pa.string())
 
@@ -65,6 +65,26 @@ def write_table(path: Path, rows: list[dict], tag_column: str, tags_as: str = "j
 
 
 # --- FOCUS ---------------------------------------------------------------------
+
+# The specification's commitment examples, all on GOLDEN_DAY: (file, {charge_category: (billed, effective)}).
+# Used commitment is Usage with billed 0 and effective > 0; unused commitment keeps
+# its own category; the purchase is billed and has no effective cost.
+GOLDEN_DAY = dt.date(2023, 1, 1)
+GOLDEN = [
+    ("commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource.csv",
+     {"Purchase": (0.50, 0.0), "Usage": (2.25, 2.75)}),
+    ("commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources.csv",
+     {"Purchase": (2.00, 0.0), "Usage": (0.0, 2.00)}),
+    ("commitment_discount_flexibility/one_hundred_percent_utilization_without_commitment_discount_flexibility.csv",
+     {"Purchase": (1.50, 0.0), "Usage": (0.0, 1.50)}),
+    ("commitment_discount_flexibility/zero_percent_utilization_without_commitment_discount_flexibility.csv",
+     {"Purchase": (1.50, 0.0), "UnusedCommitment": (0.0, 1.50), "Usage": (2.00, 2.00)}),
+    ("commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv", {"Purchase": (8760.0, 0.0)}),
+    ("commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv", {"Usage": (0.0, 1.0)}),
+    ("commitment_discount_scenarios/commitment_discount_usage_scenario_2.csv", {"UnusedCommitment": (0.0, 1.0)}),
+    ("commitment_discount_scenarios/commitment_discount_usage_scenario_3.csv", {"Usage": (0.0, 0.75), "UnusedCommitment": (0.0, 0.25)}),
+    ("commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv", {"Usage": (0.50, 1.50)}),
+]
 
 FOCUS_TIMESTAMPS = ["BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd"]
 

@@ -19,6 +19,8 @@ from cost_assets.settings import SettingError
 from cost_assets_tests.helpers import failure_message, materialize_days
 from cost_assets_tests.ingestion.billing_files import (  # noqa: F401 - fixtures
     FOCUS_FIXTURES,
+    GOLDEN,
+    GOLDEN_DAY,
     focus_day,
     focus_row,
     moto_endpoint,
@@ -27,28 +29,9 @@ from cost_assets_tests.ingestion.billing_files import (  # noqa: F401 - fixtures
     write_focus,
 )
 
-SPEC_DAY = dt.date(2023, 1, 1)
+SPEC_DAY = GOLDEN_DAY
 DAY1, DAY2 = dt.date(2026, 3, 30), dt.date(2026, 3, 31)
 FOCUS = BillingSourceResource(source="focus")
-
-# The specification's commitment examples: (file, {charge_category: (billed, effective)}) per day.
-# Used commitment is Usage with billed 0 and effective > 0; unused commitment keeps
-# its own category; the purchase is billed and has no effective cost.
-GOLDEN = [
-    ("commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource.csv",
-     {"Purchase": (0.50, 0.0), "Usage": (2.25, 2.75)}),
-    ("commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources.csv",
-     {"Purchase": (2.00, 0.0), "Usage": (0.0, 2.00)}),
-    ("commitment_discount_flexibility/one_hundred_percent_utilization_without_commitment_discount_flexibility.csv",
-     {"Purchase": (1.50, 0.0), "Usage": (0.0, 1.50)}),
-    ("commitment_discount_flexibility/zero_percent_utilization_without_commitment_discount_flexibility.csv",
-     {"Purchase": (1.50, 0.0), "UnusedCommitment": (0.0, 1.50), "Usage": (2.00, 2.00)}),
-    ("commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv", {"Purchase": (8760.0, 0.0)}),
-    ("commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv", {"Usage": (0.0, 1.0)}),
-    ("commitment_discount_scenarios/commitment_discount_usage_scenario_2.csv", {"UnusedCommitment": (0.0, 1.0)}),
-    ("commitment_discount_scenarios/commitment_discount_usage_scenario_3.csv", {"Usage": (0.0, 0.75), "UnusedCommitment": (0.0, 0.25)}),
-    ("commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv", {"Usage": (0.50, 1.50)}),
-]
 
 
 def fetch_daily(uri: str, first: dt.date, last: dt.date):

@@ -1,20 +1,32 @@
-"""The `focus_costs` view and its CSV export, checked by the FinOps Foundation's focus-validator."""
+"""The `focus_costs` view and its CSV and Parquet exports, checked by the FinOps
+Foundation's focus-validator 2.2.1 against FOCUS 1.2."""
 
 import datetime as dt
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from cost_assets.ingestion.assets import billing_costs
-from cost_assets.ingestion.focus_export import VALIDATOR_1_0_ALIASES, export_focus_costs, read_focus_costs
+from cost_assets.ingestion.focus_export import export_focus_costs, read_focus_costs
+from cost_assets.ingestion.line_items import prepare_line_items, to_daily_costs
+from cost_assets.ingestion.sources.focus import FocusSource
+from cost_assets.resources import schema
 from cost_assets.resources.billing import BillingSourceResource
 from cost_assets.resources.focus_costs import FOCUS_1_2_MANDATORY
+from cost_assets.resources.warehouse import Warehouse
+from cost_assets.rules import load_rules
 from cost_assets_tests.helpers import materialize_days
-from cost_assets_tests.ingestion.billing_files import cur_day, cur_path, focus_day, write_cur, write_focus
-from cost_assets_tests.ingestion.focus_validator import SKIPPED_RULES, focus_validator, validate  # noqa: F401
+from cost_assets_tests.ingestion.billing_files import (
+    FOCUS_FIXTURES, GOLDEN, GOLDEN_DAY, cur_day, cur_path, focus_day, write_cur, write_focus,
+)
+from cost_assets_tests.ingestion.focus_validator import assert_conforms, focus_validator, validate  # noqa: F401
 
 DAY1, DAY2 = dt.date(2026, 3, 30), dt.date(2026, 3, 31)
+DEMO_FIRST, DEMO_LAST = dt.date(2026, 3, 1), dt.date(2026, 3, 14)
+STRING_ID_COLUMNS = ["BillingAccountId", "BillingAccountName", "SubAccountId", "SubAccountName", "InvoiceId"]
 FOCUS_CHARGE_CATEGORIES = {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}
 
 
@@ -57,27 +69,87 @@ def test_focus_costs_view_has_focus_names_and_the_same_money_as_daily_costs(mixe
     assert unused[["ChargeCategory", "CommitmentDiscountStatus"]].values.tolist() == [["Usage", "Unused"]]
     assert set(focus["ProviderName"]) == {"Microsoft", "Google Cloud"}
     assert set(focus["ServiceCategory"]) == {"Compute"}  # Virtual Machines, Compute Engine
+    assert set(focus["ServiceSubcategory"]) == {"Virtual Machines"}
+    assert view["InvoiceId"].isna().all()  # the warehouse keeps no invoice id
+    # Units in FOCUS's format: the FOCUS file's Hours as they are, CUR's Hrs as Hours.
+    assert set(view["PricingUnit"].dropna()) == set(view["ConsumedUnit"].dropna()) == {"Hours"}
+    assert cur.loc[("Usage", "Usage"), "PricingUnit"] == "Hours"
 
 
-def test_the_focus_export_passes_the_finops_foundation_validator(mixed_warehouse, focus_validator, tmp_path):
+def test_the_demo_parquet_export_conforms_to_focus_1_2(warehouse, focus_validator, tmp_path):
+    assert materialize_days([billing_costs], warehouse, DEMO_FIRST, DEMO_LAST).success
+    export = tmp_path / "focus_costs.parquet"
+
+    rows = export_focus_costs(warehouse, export, DEMO_FIRST, DEMO_LAST)
+
+    table = pq.read_table(export)
+    assert rows == table.num_rows > 100
+    assert set(FOCUS_1_2_MANDATORY) | {"InvoiceId", "ServiceSubcategory"} <= set(table.column_names)
+    assert {"Provider", "Publisher", "InvoiceIssuer", "ResourceID"}.isdisjoint(table.column_names)  # pre-1.0 names
+    # The demo's account ids are all digits; typed as strings they stay strings.
+    assert all(table.schema.field(c).type == pa.string() for c in STRING_ID_COLUMNS)
+    assert table.schema.field("BilledCost").type == pa.float64()
+    assert table.column("BillingAccountId").to_pylist()[0].isdigit()
+    assert str(table.schema.field("ChargePeriodStart").type) == "timestamp[ms, tz=UTC]"
+    assert round(sum(table.column("EffectiveCost").to_pylist()), 2) == round(float(warehouse.read(
+        "SELECT SUM(effective_cost) AS total FROM daily_costs")["total"].iloc[0]), 2)
+
+    report = validate(focus_validator, export)
+    assert_conforms(report)
+
+
+def test_the_csv_export_of_focus_and_cur_rows_conforms_to_focus_1_2(mixed_warehouse, focus_validator, tmp_path):
     export = tmp_path / "focus_costs.csv"
     rows = export_focus_costs(mixed_warehouse, export, DAY1, DAY2)
     written = pd.read_csv(export)
     assert rows == len(written) > 10
     assert set(FOCUS_1_2_MANDATORY) <= set(written.columns)
-    assert set(VALIDATOR_1_0_ALIASES) <= set(written.columns)
 
-    report = validate(focus_validator, export, tmp_path)
+    report = validate(focus_validator, export)
+    # EffectiveCost-C-005-C: "EffectiveCost MUST be 0 when ChargeCategory is Purchase and the
+    # purchase is intended to cover future eligible charges". The validator checks every
+    # Purchase row, and CUR's Fee (support, a domain) is a Purchase that covers no future
+    # charges: its EffectiveCost is its cost. Every other rule must hold.
+    assert written.query("x_ChargeCategory == 'Fee'")[["ChargeCategory", "EffectiveCost"]].values.tolist() == [["Purchase", 3.0]]
+    assert report.failed == {"EffectiveCost-C-005-C"}, report.summary()
+    assert len(report.rules("PASS")) > 100, report.summary()
 
-    problems = {rule: report.messages[rule] for rule in report.rules("failed") | report.rules("errored")}
-    assert not problems, f"focus-validator failed rules: {problems}\n{report.output}"
-    assert report.rules("skipped") == SKIPPED_RULES
-    assert len(report.rules("passed")) > 100
+
+def load_golden_case(warehouse: Warehouse, name: str) -> None:
+    """daily_costs of a specification example, through the focus source and the
+    ingestion's normalization (GOLDEN_DAY lies before the daily partitions start)."""
+    rules = load_rules()
+    result = FocusSource(str(FOCUS_FIXTURES / name)).fetch(GOLDEN_DAY, GOLDEN_DAY, rules)
+    assert result.rejected_rows.empty, name
+    daily = to_daily_costs(prepare_line_items(result.line_items, rules), "focus")
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.daily_costs, GOLDEN_DAY, GOLDEN_DAY, daily)
+
+
+def test_exports_of_the_focus_specification_examples_conform_to_focus_1_2(focus_validator, tmp_path):
+    # Each golden case in its own warehouse, exported; the exports validated as one data set.
+    tables = []
+    for number, (name, _) in enumerate(GOLDEN):
+        warehouse = Warehouse(url=f"sqlite:///{tmp_path / f'golden-{number}.db'}")
+        load_golden_case(warehouse, name)
+        export = tmp_path / f"golden-{number}.parquet"
+        assert export_focus_costs(warehouse, export) > 0, name
+        tables.append(pq.read_table(export))
+    combined = tmp_path / "golden.parquet"
+    pq.write_table(pa.concat_tables(tables), combined)
+    rows = pq.read_table(combined).to_pandas()
+    assert set(rows["ChargeCategory"]) == {"Purchase", "Usage"}
+    assert set(rows["CommitmentDiscountStatus"].dropna()) == {"Unused"}
+
+    assert_conforms(validate(focus_validator, combined), min_passed=80)
 
 
 def test_the_validator_catches_a_broken_export(focus_validator, tmp_path):
-    # The check above can fail: the same validator run flags a file that breaks FOCUS.
+    # The checks above can fail: the same validator run flags a file that breaks FOCUS.
     broken = tmp_path / "broken.csv"
-    pd.DataFrame({"BilledCost": ["a lot"], "ChargeCategory": ["Usage"], "ChargeFrequency": ["Sometimes"]}).to_csv(broken, index=False)
-    report = validate(focus_validator, broken, tmp_path)
-    assert {"BilledCost_IsDecimal", "ChargeFrequency_Enum", "EffectiveCost_Required"} <= report.rules("failed")
+    pd.DataFrame({"BilledCost": ["a lot"], "ChargeCategory": ["Usage"], "ChargeFrequency": ["Sometimes"],
+                  "PricingUnit": ["per hour!"]}).to_csv(broken, index=False)
+    report = validate(focus_validator, broken)
+    with pytest.raises(AssertionError, match="FAILED BilledCost") as failure:
+        assert_conforms(report)
+    assert "FAILED ChargeFrequency" in str(failure.value) and "skipped as not applicable" in str(failure.value)
