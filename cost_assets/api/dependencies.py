@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Callable, Optional
@@ -19,6 +20,9 @@ from cost_assets.resources.warehouse import WarehouseError
 
 MAX_DAYS = 730
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Years 2000 to 9999, as the OpenAPI schema states it (parse_as_of checks the same).
+EARLIEST_AS_OF = dt.date(2000, 1, 1)
+AS_OF_PATTERN = r"^(2[0-9]{3}|[3-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -71,24 +75,33 @@ async def strict_query(request: Request) -> None:
 
 
 async def parse_as_of(
-    as_of: Annotated[Optional[str], Query(pattern=DAY_PATTERN, json_schema_extra={"format": "date"},
-                                         description="YYYY-MM-DD; default: the latest day with data")] = None,
+    as_of: Annotated[Optional[str], Query(json_schema_extra={"format": "date", "pattern": AS_OF_PATTERN},
+                                         description="YYYY-MM-DD, from 2000-01-01; default: the latest day with data")] = None,
 ) -> Optional[dt.date]:
-    """A strict YYYY-MM-DD day (pydantic alone would also take `0` as 1970-01-01)."""
+    """A strict YYYY-MM-DD day (pydantic alone would also take `0` as 1970-01-01), from
+    EARLIEST_AS_OF: the windows before a day of year 1 would leave the calendar."""
     if as_of is None:
         return None
-    try:
-        return dt.date.fromisoformat(as_of)
-    except ValueError:
+    day = None
+    if re.fullmatch(DAY_PATTERN, as_of):
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            pass
+    if day is None:
         raise RequestValidationError(
-            [{"loc": ("query", "as_of"), "msg": f"{as_of!r} is not a calendar day", "type": "value_error"}]
-        ) from None
+            [{"loc": ("query", "as_of"), "msg": f"{as_of!r} is not a calendar day (YYYY-MM-DD)", "type": "value_error"}])
+    if day < EARLIEST_AS_OF:
+        raise RequestValidationError(
+            [{"loc": ("query", "as_of"), "msg": f"{as_of} is before {EARLIEST_AS_OF}, the earliest day the API answers for",
+              "type": "value_error"}])
+    return day
 
 
 AsOf = Annotated[Optional[dt.date], Depends(parse_as_of)]
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS)]
-# A service name or customer id as it appears in a path.
-PathName = Annotated[str, PathParam(max_length=128)]
+# A service name or customer id as it appears in a path; no NUL byte (PostgreSQL text cannot hold one).
+PathName = Annotated[str, PathParam(max_length=128, pattern=r"^[^\x00]+$")]
 
 Rows = Callable[[object], list[dict]]
 
