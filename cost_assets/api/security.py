@@ -41,9 +41,10 @@ def new_session(token: str, now: Optional[float] = None) -> str:
 
 
 def session_is_valid(value: str, token: str, now: Optional[float] = None) -> bool:
+    """Signed with this token and not expired; any other value (the token itself included) is not a session."""
     payload, _, signature = value.rpartition(".")
     expires_at = payload.partition(".")[0]
-    if not expires_at.isdigit() or int(expires_at) <= (now or time.time()):
+    if not (expires_at.isascii() and expires_at.isdigit()) or int(expires_at) <= (now or time.time()):
         return False
     return hmac.compare_digest(signature.encode(), _signature(token, payload).encode())
 

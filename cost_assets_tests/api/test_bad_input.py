@@ -79,6 +79,7 @@ def test_the_session_cookie_is_a_signed_expiring_value_not_the_token(client):
     expiry, nonce, signature = value.split(".")
     assert with_cookie(f"{int(expiry) + 10**6}.{nonce}.{signature}") == 401  # a longer life, forged
     assert with_cookie("") == 401 and with_cookie("..") == 401 and with_cookie("x.y.z") == 401
+    assert not security.session_is_valid("²..x", TOKEN)  # a digit to str.isdigit, not to int()
 
 
 def test_the_session_cookie_is_secure_over_https(api_warehouse):
