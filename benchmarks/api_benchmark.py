@@ -31,7 +31,7 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from cost_assets.api.summaries import rebuild_daily_team_costs
+from cost_assets.analytics.queries import rebuild_daily_team_costs
 from cost_assets.resources.warehouse import Warehouse, engine_for
 
 DAYS, CUSTOMERS, SERVICES, TEAMS = 365, 2000, 20, 5

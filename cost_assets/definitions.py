@@ -5,9 +5,8 @@ from __future__ import annotations
 from dagster import Definitions, EnvVar
 
 from cost_assets.allocation.assets import cost_allocation
-from cost_assets.analytics.assets import as_of_reports
+from cost_assets.analytics.assets import as_of_reports, team_daily_costs
 from cost_assets.anomalies.alerts import AlertWebhook
-from cost_assets.api.summaries import team_daily_costs
 from cost_assets.anomalies.assets import cost_anomalies, cost_anomalies_by_dimension
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics

@@ -1,9 +1,10 @@
 """As-of report assets: customer_unit_economics, service_cost_report and
-team_costs, per UTC as-of day, each over its trailing 30 (and previous 30) days."""
+team_costs, per UTC as-of day, each over its trailing 30 (and previous 30) days;
+and daily_team_costs, the per day and team summary behind /costs/trend."""
 
 
 import pandas as pd
-from dagster import AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
+from dagster import AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
 
 from cost_assets.allocation import queries as allocation_queries
 from cost_assets.allocation.allocation import customers_by_day
@@ -106,3 +107,14 @@ def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
                             .drop(columns=["as_of_date"]).round(2)),
         },
     )
+
+
+@asset(group_name="reports", kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+       deps=["daily_costs"], description="Cost per day and team: the summary behind /costs/trend.")
+def team_daily_costs(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    first, last = window_days(context.partition_time_window)
+    with warehouse.transaction() as conn:
+        queries.rebuild_daily_team_costs(conn, first, last)
+    summary = warehouse.read(queries.daily_team_costs_totals(first, last))
+    return MaterializeResult(metadata={"row_count": int(summary["rows"].iloc[0]),
+                                       "total_effective_cost": money(summary["cost"].iloc[0] or 0.0)})

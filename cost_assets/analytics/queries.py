@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from cost_assets.resources.schema import (
     customer_cost_allocation,
     customer_overhead_allocation,
     daily_costs,
+    daily_team_costs,
     service_metrics,
     unallocated_costs,
 )
 from cost_assets.resources.bulk import read_frame
+from cost_assets.resources.sql import any_true
 
 
 def allocated_costs(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -64,3 +66,25 @@ def service_requests(conn: Connection, first: dt.date, last: dt.date) -> pd.Data
         .group_by(m.date, m.service)
     )
     return read_frame(conn, query)
+
+
+def rebuild_daily_team_costs(conn: Connection, first: dt.date, last: dt.date) -> None:
+    """Replace first..last of daily_team_costs from daily_costs, in SQL."""
+    conn.execute(delete(daily_team_costs).where(daily_team_costs.c.date.between(first, last)))
+    totals = (
+        select(daily_costs.c.date, daily_costs.c.team,
+               func.sum(daily_costs.c.billed_cost), func.sum(daily_costs.c.effective_cost),
+               any_true(daily_costs.c.is_estimated))
+        .where(daily_costs.c.date.between(first, last))
+        .group_by(daily_costs.c.date, daily_costs.c.team)
+    )
+    columns = ["date", "team", "billed_cost", "effective_cost", "is_estimated"]
+    conn.execute(insert(daily_team_costs).from_select(columns, totals))
+
+
+def daily_team_costs_totals(first: dt.date, last: dt.date) -> Select:
+    """Row count and effective cost of first..last of daily_team_costs."""
+    return (
+        select(func.count().label("rows"), func.sum(daily_team_costs.c.effective_cost).label("cost"))
+        .where(daily_team_costs.c.date.between(first, last))
+    )

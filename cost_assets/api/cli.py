@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 
 import uvicorn
+import uvicorn.config
 from fastapi import FastAPI
 
 from cost_assets import settings
@@ -21,6 +23,14 @@ def app_from_settings() -> FastAPI:
     """The app as configured by the environment (uvicorn's factory, one per worker)."""
     return create_app(settings.warehouse_url(), settings.env("COST_API_TOKEN"),
                       allow_no_auth=settings.env(NO_AUTH_FLAG) == "1")
+
+
+def log_config() -> dict:
+    """uvicorn's logging, its access log passed through RedactAccessLog (no token in a query string reaches it)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_query"] = {"()": "cost_assets.api.security.RedactAccessLog"}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_query"]
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cost-api: serving warehouse {display_url(settings.warehouse_url())} on http://{args.host}:{args.port}",
           file=sys.stderr)
     uvicorn.run("cost_assets.api.cli:app_from_settings", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+                workers=args.workers, log_level="info", log_config=log_config())
     return 0
 
 

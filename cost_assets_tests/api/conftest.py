@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cost_assets.api.app import create_app
-from cost_assets.api.summaries import rebuild_daily_team_costs
+from cost_assets.analytics.queries import rebuild_daily_team_costs
 from cost_assets.resources import schema
 
 TOKEN = "test-token-0123456789"

@@ -49,10 +49,28 @@ def test_cost_api_serves_the_warehouse_over_http(api_warehouse):
         assert teams.status_code == 200
         assert teams.json()["teams"][0] == {"team": "platform", "totalCost": 3000.0, "serviceCount": 3}
         assert httpx.get(f"{api.base}/costs/teams").status_code == 401
+        # The session cookie is Secure when a TLS proxy on this host says the client used HTTPS.
+        plain = httpx.post(f"{api.base}/session", headers={"Authorization": f"Bearer {TOKEN}"})
+        proxied = httpx.post(f"{api.base}/session", headers={"Authorization": f"Bearer {TOKEN}", "X-Forwarded-Proto": "https"})
+        assert "secure" not in plain.headers["set-cookie"].lower() and "; secure" in proxied.headers["set-cookie"].lower()
     finally:
         output = api.stop()
     assert "GET /costs/teams" in output
     assert TOKEN not in output  # the token is never logged
+
+
+def test_the_access_log_never_shows_a_token_from_a_query_string(api_warehouse):
+    api = RunningApi(api_warehouse.resolved_url)
+    try:
+        assert httpx.get(f"{api.base}/?token={TOKEN}").status_code == 422  # not taken: the header or /#token= only
+        assert httpx.get(f"{api.base}/costs/teams?{TOKEN}", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 422
+        assert httpx.get(f"{api.base}/costs/trend?days=3&as_of=2026-03-31",
+                         headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    finally:
+        output = api.stop()
+    assert TOKEN not in output
+    assert '"GET /?***=*** HTTP/1.1" 422' in output
+    assert '"GET /costs/trend?days=3&as_of=2026-03-31 HTTP/1.1" 200' in output  # the parameters of the API still show
 
 
 def test_cost_api_refuses_to_start_without_a_token(tmp_path):
