@@ -12,11 +12,21 @@ from cost_assets.api import models
 from cost_assets.api.dependencies import ApiState, authorized, strict_query
 from cost_assets.api.routes import anomalies, customers, dashboard, services, teams, trend, waste
 from cost_assets.api.security import SECURITY_HEADERS, RefuseQueryToken, SecurityHeaders
-from cost_assets.resources.warehouse import WarehouseError, engine_for
+from cost_assets.resources.warehouse import Warehouse, WarehouseError
+from cost_assets.settings import API_TIMEOUTS, get_settings
 
 log = logging.getLogger("cost_api")
 NOT_FOUND = {404: {"model": models.ErrorBody}, 401: {"model": models.ErrorBody}}
 RESOURCES = [teams, services, customers, anomalies, trend, waste]
+
+
+def api_warehouse(url: str) -> Warehouse:
+    """The warehouse as the API uses it: each COST_DB_*_TIMEOUT_S, capped by the API's
+    shorter limits, so a stalled database answers 503 while the client still waits."""
+    runs = get_settings().db_timeouts
+    return Warehouse(url=url, connect_timeout_s=min(runs.connect_s, API_TIMEOUTS.connect_s),
+                     statement_timeout_s=min(runs.statement_s or API_TIMEOUTS.statement_s, API_TIMEOUTS.statement_s),
+                     lock_timeout_s=min(runs.lock_s or API_TIMEOUTS.lock_s, API_TIMEOUTS.lock_s))
 
 
 def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = False) -> FastAPI:
@@ -24,7 +34,7 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
     if not token and not allow_no_auth:
         raise ValueError("COST_API_TOKEN is not set: refusing to serve cost data without auth (use --insecure-no-auth to override)")
     app = FastAPI(title="Cost API", version="1.0", description="Per-customer, per-service and per-team cloud costs.")
-    app.state.api = ApiState(engine=engine_for(warehouse_url), token=token)
+    app.state.api = ApiState(warehouse=api_warehouse(warehouse_url), token=token)
     auth = [Depends(authorized), Depends(strict_query)]
     for resource in RESOURCES:
         app.include_router(resource.router, dependencies=auth, responses=NOT_FOUND)

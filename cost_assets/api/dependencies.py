@@ -12,11 +12,11 @@ from typing import Annotated, Callable, Optional
 from fastapi import Depends, HTTPException, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cost_assets.api import security
-from cost_assets.resources.warehouse import WarehouseError
+from cost_assets.resources.database import timeout_setting
+from cost_assets.resources.warehouse import Warehouse as WarehouseResource, WarehouseError
 
 MAX_DAYS = 730
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -31,7 +31,7 @@ bearer = HTTPBearer(auto_error=False)
 class ApiState:
     """What create_app configures, kept on app.state.api for the dependencies."""
 
-    engine: Engine
+    warehouse: WarehouseResource
     token: Optional[str]
 
 
@@ -109,16 +109,21 @@ Rows = Callable[[object], list[dict]]
 def warehouse(request: Request) -> Rows:
     """Run one statement on the warehouse, its rows as dicts. The one place the API
     reaches the database: a warehouse that cannot be reached raises WarehouseError."""
-    engine = _state(request).engine
+    resource = _state(request).warehouse
 
     def rows(statement) -> list[dict]:
+        # Unreachable, or past the API's own timeouts (a locked table, a stalled server): 503.
         try:
-            conn = engine.connect()
+            conn = resource.engine.connect()
         except DBAPIError as exc:
-            raise WarehouseError(f"warehouse {engine.url.render_as_string(hide_password=True)} (COST_WAREHOUSE_URL) "
-                                 f"is unreachable: {exc.orig}") from exc
+            raise WarehouseError(resource.describe_error(exc)) from exc
         with conn:
-            return [dict(r._mapping) for r in conn.execute(statement)]
+            try:
+                return [dict(r._mapping) for r in conn.execute(statement)]
+            except OperationalError as exc:
+                if not (exc.connection_invalidated or timeout_setting(str(exc.orig))):
+                    raise  # a broken query or schema is a 500, not "try again later"
+                raise WarehouseError(resource.describe_error(exc)) from exc
 
     return rows
 

@@ -8,7 +8,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from fastapi.testclient import TestClient
+
 from cost_assets.allocation.assets import cost_allocation
+from cost_assets.analytics.assets import team_daily_costs
+from cost_assets.api.app import create_app
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.resources.database import normalize_url
 from cost_assets.resources import database
@@ -134,3 +138,21 @@ def test_a_frozen_network_path_fails_the_statement_instead_of_hanging(postgres_s
         assert time.monotonic() - started < 15
     finally:
         proxy.close()
+
+
+@pytest.mark.postgres
+def test_an_api_request_on_a_locked_table_answers_503_in_time(postgres_schema_url, monkeypatch):
+    monkeypatch.setenv("COST_DB_LOCK_TIMEOUT_S", "1")
+    materialize_days([billing_costs, team_daily_costs], Warehouse(url=postgres_schema_url), DAY, DAY)
+    client = TestClient(create_app(postgres_schema_url, "stall-token-0123456789"))
+    headers = {"Authorization": "Bearer stall-token-0123456789"}
+    assert client.get("/costs/trend?days=1", headers=headers).status_code == 200
+    lock = TableLock(postgres_schema_url, "daily_team_costs")
+    try:
+        started = time.monotonic()
+        answer = client.get("/costs/trend?days=1", headers=headers)
+        elapsed = time.monotonic() - started
+    finally:
+        lock.release()
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert elapsed < 10, elapsed
