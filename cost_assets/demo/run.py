@@ -36,6 +36,7 @@ QUIET_RUN_CONFIG = {
 }
 LAUNCH_TAG = "cost/progress_launch"  # finds the run this process launched
 POLL_SECONDS = 0.5
+SKIPPED_PREFIX = "Dependencies for step"  # the engine's warning when an upstream step failed
 
 
 def all_assets_job() -> ReconstructableJob:
@@ -53,7 +54,7 @@ def all_assets_job() -> ReconstructableJob:
 class ProgressEvent:
     """What the progress lines need of one event of the run."""
 
-    kind: str  # "step_start", "step_success", "step_failure", "materialization", "check", "warning", "run_failure"
+    kind: str  # run_start, step_start, step_success, step_failure, step_skipped, materialization, check, warning, run_failure
     step: str | None = None
     asset: str | None = None
     message: str | None = None
@@ -65,11 +66,15 @@ def progress_event(entry: EventLogEntry) -> ProgressEvent | None:
     """The ProgressEvent of a stored event, or None for events the progress lines ignore."""
     event = entry.dagster_event
     step = entry.step_key
-    if event is None:  # a message an asset logged
-        if entry.level >= logging.WARNING:
-            return ProgressEvent("warning", step=step, message=entry.user_message, at=entry.timestamp)
-        return None
+    if event is None:  # a message an asset (or the engine) logged
+        if entry.level < logging.WARNING:
+            return None
+        if entry.user_message.startswith(SKIPPED_PREFIX):
+            return ProgressEvent("step_skipped", step=step, at=entry.timestamp)
+        return ProgressEvent("warning", step=step, message=entry.user_message, at=entry.timestamp)
     kind = event.event_type
+    if kind == DagsterEventType.RUN_START:
+        return ProgressEvent("run_start", message=entry.run_id, at=entry.timestamp)
     if kind == DagsterEventType.STEP_START:
         return ProgressEvent("step_start", step=step, at=entry.timestamp)
     if kind == DagsterEventType.STEP_SUCCESS:
@@ -92,10 +97,16 @@ def progress_event(entry: EventLogEntry) -> ProgressEvent | None:
 
 
 def _error_text(error) -> str:
-    """An error with its causes, one per line: what the user must read."""
+    """An error with its causes, one per line, without Dagster's wrapper around the asset's own error."""
+    if error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+        error = error.cause
     lines = []
     while error is not None:
-        lines.append(error.message.strip())
+        text = error.message.strip()
+        qualified, _, rest = text.partition(": ")
+        if rest and error.cls_name and qualified.endswith(error.cls_name):
+            text = f"{error.cls_name}: {rest}"  # BillingFileError: ..., not cost_assets.ingestion....BillingFileError
+        lines.append(text)
         error = error.cause
     return "\n    caused by: ".join(lines)
 
@@ -117,7 +128,9 @@ class Progress:
     step_assets: dict[str, set[str]] = field(default_factory=dict)  # step -> assets it materialized
     step_started: dict[str, float] = field(default_factory=dict)
     steps_done: int = 0
+    run_started_at: float | None = None  # the run starts once Dagster has planned every asset-day
     failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # steps not run because an upstream step failed
     failed_checks: set[str] = field(default_factory=set)
     checks_passed: set[str] = field(default_factory=set)
 
@@ -135,10 +148,15 @@ class Progress:
             return "estimating time left"
         if done >= total:
             return "finishing"
-        return f"about {duration((now - self.started_at) * (total - done) / done)} left"
+        working = now - (self.run_started_at if self.run_started_at is not None else self.started_at)
+        return f"about {duration(working * (total - done) / done)} left"
 
     def on(self, event: ProgressEvent) -> list[str]:
         """The lines to print for `event` (often none)."""
+        if event.kind == "run_start":
+            self.run_started_at = event.at
+            return [f"Run {event.message} started after {duration(event.at - self.started_at)} of planning "
+                    f"{self.assets * self.days} asset-days; the Dagster UI shows it live"]
         if event.kind == "step_start":
             self.step_started[event.step] = event.at
         elif event.kind == "materialization":
@@ -160,10 +178,14 @@ class Progress:
                 f"asset-days | {duration(event.at - self.started_at)} elapsed, {self.time_left(event.at)}] "
                 f"{what}: {days} days in {took:.1f}s"
             ]
-        elif event.kind in ("step_failure", "run_failure"):
-            where = f" in {event.step}" if event.step else ""
-            self.failures.append(f"{event.step or 'run'}: {event.message}")
-            return [f"FAILED{where}: {event.message}"]
+        elif event.kind == "step_skipped":
+            self.skipped.append(event.step)
+        elif event.kind == "step_failure":
+            self.failures.append(f"{event.step}: {event.message}")
+            return [f"FAILED in {event.step}: {event.message}"]
+        elif event.kind == "run_failure" and not self.failures:  # else it only repeats the failed steps
+            self.failures.append(f"run: {event.message}")
+            return [f"FAILED: {event.message}"]
         return []
 
     def summary(self, success: bool, now: float, first: dt.date, last: dt.date, run_id: str) -> list[str]:
@@ -176,6 +198,9 @@ class Progress:
             lines.append(f"Run {run_id} failed after {took}: {self.assets_done} of {self.assets} assets done "
                          f"({self.asset_days_done} of {self.assets * self.days} asset-days)")
             lines += [f"  {failure}" for failure in self.failures]
+            if self.skipped:
+                lines.append(f"  not run, as a step they depend on failed: {', '.join(self.skipped)}")
+            lines.append("  The Dagster UI shows the run's full log (Runs).")
         checks = f"Checks: {len(self.checks_passed)} passed"
         if self.failed_checks:
             checks += f", {len(self.failed_checks)} did not pass: {', '.join(sorted(self.failed_checks))}"
