@@ -7,18 +7,20 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance
 
 from cost_assets.ingestion.assets import billing_costs
+from cost_assets.ingestion.sources.cur2 import Cur2Source
 from cost_assets.partitions import days_before_partitions, first_partition_day
 from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.rules import load_rules
 from cost_assets.settings import partitions_start_date
 from cost_assets_tests.helpers import materialize_days
 from cost_assets_tests.ingestion.billing_files import cur_path, cur_row, write_cur
 
 CUR2 = BillingSourceResource(source="cur2")
-FOCUS = BillingSourceResource(source="focus")
 AWS_SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "aws_cur_2023_11" / "sample-anonymous-aws-export-2023-11.csv"
 
 
@@ -144,3 +146,15 @@ def test_the_real_2023_11_aws_sample_ingests_with_no_partition_setting(warehouse
     metadata = daily_costs_metadata(result)
     assert metadata["rows_in_window"] == len(raw)
     assert metadata["days_before_partitions_start"] == "none"
+
+
+def test_held_days_count_parquet_row_groups_that_are_skipped_unread(tmp_path):
+    days = [dt.date(2022, 12, 30), dt.date(2022, 12, 31), dt.date(2023, 1, 1)]
+    path = tmp_path / "export.parquet"
+    write_cur(path, [cur_row(day, "Usage", 5.0) for day in days])
+    pq.write_table(pq.read_table(path), path, row_group_size=1)  # one row group per day
+
+    result = Cur2Source(str(path)).fetch(days[-1], days[-1], load_rules())
+
+    assert result.metadata["rows_read"] == 1  # the other days' row groups were skipped
+    assert result.held_days == (days[0], days[-1])
