@@ -250,7 +250,13 @@ def materialize_with_progress(first: dt.date, last: dt.date, instance: DagsterIn
 
     emit(f"Materializing {assets} assets for {progress.days} days ({first.isoformat()}..{last.isoformat()}) in one run")
     finished, run_ids = threading.Event(), []
-    follower = threading.Thread(target=_follow, args=(instance, launch, progress, emit, finished, run_ids), daemon=True)
+    def follow() -> None:
+        try:
+            _follow(instance, launch, progress, emit, finished, run_ids)
+        except Exception as exc:  # noqa: BLE001 - the run goes on; only its progress lines stop
+            emit(f"(progress lines stopped: {exc}; the run goes on, the Dagster UI shows it)")
+
+    follower = threading.Thread(target=follow, daemon=True)
     follower.start()
     try:
         result = execute_job(
