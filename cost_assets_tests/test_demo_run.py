@@ -129,6 +129,7 @@ def test_the_entry_point_records_one_run_and_prints_progress_not_debug_lines(tmp
     assert progress_lines[-1].startswith("[14/14 assets |   42/42 asset-days"), output
     assert f"Done: 14 of 14 assets for 3 days ({first}..{last})" in done.stdout
     assert "started after" in done.stdout
+    assert f"into sqlite:///{home / 'cost_warehouse.db'}" in done.stdout
     with DagsterInstance.from_config(str(home)) as instance:
         [run] = instance.get_runs()
         assert run.status == DagsterRunStatus.SUCCESS
@@ -149,3 +150,12 @@ def test_a_failing_run_prints_its_error_and_exits_non_zero(tmp_path):
     assert f"FAILED in billing_costs: BillingFileError: COST_SOURCE_URI='{missing}': no such file or folder\n" in done.stdout
     assert "failed after" in done.stdout
     assert "DEBUG" not in done.stdout + done.stderr
+
+
+def test_the_warehouse_is_named_with_its_password_masked(tmp_path):
+    done = run_entry_point(tmp_path / "dagster_home", dt.date(2026, 1, 1), dt.date(2026, 1, 1),
+                           COST_WAREHOUSE_URL="postgresql://costs:s3cret@127.0.0.1:1/nowhere",
+                           COST_DB_CONNECT_TIMEOUT_S="1")
+
+    assert "into postgresql://costs:***@127.0.0.1:1/nowhere" in done.stdout, done.stdout + done.stderr
+    assert "s3cret" not in done.stdout + done.stderr

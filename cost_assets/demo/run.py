@@ -27,6 +27,8 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from cost_assets.partitions import daily_partitions, day_range, first_partition_day
+from cost_assets.resources.database import display_url
+from cost_assets.settings import warehouse_url
 
 # Dagster's console logger is quietened: the progress lines say what matters. Steps run
 # in this process: a subprocess per step costs seconds of imports each on a small machine.
@@ -248,7 +250,8 @@ def materialize_with_progress(first: dt.date, last: dt.date, instance: DagsterIn
     def emit(line: str) -> None:
         print(line, file=out, flush=True)
 
-    emit(f"Materializing {assets} assets for {progress.days} days ({first.isoformat()}..{last.isoformat()}) in one run")
+    emit(f"Materializing {assets} assets for {progress.days} days ({first.isoformat()}..{last.isoformat()}) in one run "
+         f"into {display_url(warehouse_url())}")
     finished, run_ids = threading.Event(), []
     def follow() -> None:
         try:
