@@ -33,6 +33,26 @@ def day_range(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def first_partition_day() -> dt.date:
+    return daily_partitions.start.date()
+
+
+def days_before_partitions(held: tuple[dt.date, dt.date] | None, start: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The part [first, last] of the days a source holds that lies before the first partition `start`."""
+    if held is None or held[0] >= start:
+        return None
+    return held[0], min(held[1], start - dt.timedelta(days=1))
+
+
+def describe_days_before_partitions(before: tuple[dt.date, dt.date], start: dt.date) -> str:
+    first, last = before
+    return (
+        f"the billing source holds days {first.isoformat()}..{last.isoformat()} before the first daily partition "
+        f"{start.isoformat()} (COST_PARTITIONS_START); they cannot be ingested until COST_PARTITIONS_START "
+        f"is set to {first.isoformat()} or earlier"
+    )
+
+
 def day_chunks(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date, dt.date]]:
     """first..last cut into consecutive [start, end] spans of at most `days` days."""
     starts = day_range(first, last)[::days]

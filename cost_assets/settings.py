@@ -172,7 +172,7 @@ def get_settings() -> Settings:
     return _settings_for(_relevant(os.environ))
 
 
-DEFAULT_PARTITIONS_START = "2025-01-01"
+DEFAULT_PARTITIONS_START = "2023-01-01"
 
 
 # Shorthands kept for the call sites that need one value.

@@ -15,7 +15,15 @@ from cost_assets.ingestion.line_items import (
     totals_by_day,
 )
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_range, daily_partitions, single_run, window_days
+from cost_assets.partitions import (
+    day_range,
+    daily_partitions,
+    days_before_partitions,
+    describe_days_before_partitions,
+    first_partition_day,
+    single_run,
+    window_days,
+)
 from cost_assets.resources import schema
 from cost_assets.resources.billing import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
@@ -57,6 +65,7 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
     daily = to_daily_costs(items, source.name)
     hourly, hourly_span = hourly_costs_rows(result, items, rules, first, last, source.name)
     source_totals = result.day_totals if result.day_totals is not None else totals_by_day(items)
+    history_metadata = _days_before_partitions_metadata(context, result.held_days)
 
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.daily_costs, first, last, daily)
@@ -85,6 +94,7 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
             "preview": table(daily.sort_values("effective_cost", ascending=False), limit=10),
             **rejected.materialization_metadata(rejected_rows, result.rejected_rows, rejected_share),
             **result.metadata,
+            **history_metadata,
         },
         check_results=[
             checks.source_total_result(source_totals),
@@ -96,6 +106,21 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
         asset_key="hourly_costs",
         metadata={"row_count": len(hourly), "total_effective_cost": money(hourly["effective_cost"].sum())},
     )
+
+
+def _days_before_partitions_metadata(context: AssetExecutionContext, held: tuple[dt.date, dt.date] | None) -> dict:
+    """Days the billing source holds before the first partition: in the metadata, and a warning in the log."""
+    if held is None:  # the source cannot tell
+        return {}
+    start = first_partition_day()
+    before = days_before_partitions(held, start)
+    if before is None:
+        return {"days_before_partitions_start": "none"}
+    context.log.warning(describe_days_before_partitions(before, start))
+    return {
+        "days_before_partitions_start": f"{before[0].isoformat()}..{before[1].isoformat()}",
+        "partitions_start": f"{start.isoformat()} (COST_PARTITIONS_START)",
+    }
 
 
 @asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,

@@ -33,6 +33,9 @@ class SourceResult:
       replaces; None (default) means every day of the window, [] means none
       (hourly_costs keeps what it holds, e.g. days older than the 14 days of
       Cost Explorer's hourly data).
+    held_days: the first and last UTC day the source holds, inside the window
+      or not (billing files read whole periods, so they know); None when the
+      source does not know. The asset reports days before the first partition.
     """
 
     line_items: pd.DataFrame
@@ -41,6 +44,7 @@ class SourceResult:
     rejected_rows: pd.DataFrame | None = None
     hourly_line_items: pd.DataFrame | None = None
     hourly_days: list[dt.date] | None = None
+    held_days: tuple[dt.date, dt.date] | None = None
 
 
 class BillingSource(Protocol):

@@ -172,6 +172,12 @@ class _Collected:
     deliveries: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
     rows_read: int = 0
     rows_in_window: int = 0
+    held_first: dt.date | None = None  # first and last UTC day the files hold, inside the window or not
+    held_last: dt.date | None = None
+
+    def hold(self, first: dt.date, last: dt.date) -> None:
+        self.held_first = first if self.held_first is None else min(self.held_first, first)
+        self.held_last = last if self.held_last is None else max(self.held_last, last)
 
 
 class BillingFileSource:
@@ -211,6 +217,9 @@ class BillingFileSource:
                   or (f.billing_period <= last and month_after(f.billing_period) > first)]
         client = s3_client() if any(f.is_s3 for f in wanted) else None
         collected = _Collected()
+        for skipped in files:
+            if skipped not in wanted:  # its days are those of its billing period, unread
+                collected.hold(skipped.billing_period, month_after(skipped.billing_period) - dt.timedelta(days=1))
         for file in wanted:
             self._read_file(file, client, rules, start, end, collected)
         self._check_currencies(collected)
@@ -226,6 +235,7 @@ class BillingFileSource:
             line_items=items,
             day_totals=totals,
             rejected_rows=rejected,
+            held_days=(collected.held_first, collected.held_last) if collected.held_first else None,
             metadata={
                 "source_uri": self.uri,
                 "files_read": len(wanted),
@@ -248,7 +258,10 @@ class BillingFileSource:
             if not isinstance(low, dt.datetime) or not isinstance(high, dt.datetime):
                 return False
             low, high = (pd.Timestamp(v).tz_localize("UTC") if v.tzinfo is None else pd.Timestamp(v) for v in (low, high))
-            return high < start or low >= end
+            skip = high < start or low >= end
+            if skip:
+                collected.hold(low.tz_convert("UTC").date(), high.tz_convert("UTC").date())
+            return skip
 
         for first_row, batch in read_batches(file, columns, client, skip_row_group=outside_window):
             self._collect_batch(file, first_row, batch, rules, start, end, collected)
@@ -278,6 +291,8 @@ class BillingFileSource:
             collected.deliveries[key].add(file.folder)
 
         charge_start = parsed["charge_period_start"]
+        if charge_start.notna().any():
+            collected.hold(charge_start.min().date(), charge_start.max().date())
         in_window = (charge_start >= start) & (charge_start < end)
         bad = parsed[REASON].notna()
         good = ~bad & in_window
