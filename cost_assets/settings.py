@@ -13,7 +13,11 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from cost_assets.anomalies.detection import AnomalySettings
+    from cost_assets.waste.settings import WorkSchedule
 
 SOURCES = ("demo", "cost_explorer", "focus", "cur2")
 
@@ -116,6 +120,11 @@ class Settings:
     api_workers: int
     alert_recent_days: int
     dagster_ui_url: str
+    ce_max_requests: int
+    ce_hourly: bool
+    demo_spike_start: dt.date
+    anomaly: "AnomalySettings"
+    work_schedule: "WorkSchedule"
     # Secrets: never shown by repr (Dagster logs, tracebacks).
     alert_webhook_url: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
@@ -135,6 +144,10 @@ def _source() -> str:
 
 
 def _read_settings() -> Settings:
+    # The domain parsers live with their domains (they import this module).
+    from cost_assets.anomalies.settings import anomaly_settings
+    from cost_assets.waste.settings import work_schedule
+
     return Settings(
         warehouse_url=env("COST_WAREHOUSE_URL") or f"sqlite:///{data_dir() / 'cost_warehouse.db'}",
         source=_source(),
@@ -153,6 +166,11 @@ def _read_settings() -> Settings:
         # Only anomalies this recent alert: backfilling history must not flood the channel.
         alert_recent_days=int_setting("COST_ALERT_RECENT_DAYS", 3, minimum=1),
         dagster_ui_url=(env("COST_DAGSTER_UI_URL") or "http://127.0.0.1:3000").rstrip("/"),
+        ce_max_requests=int_setting("COST_CE_MAX_REQUESTS", 200, minimum=1),
+        ce_hourly=switch_setting("COST_CE_HOURLY"),
+        demo_spike_start=parse_date_setting("COST_DEMO_SPIKE_START", "2026-11-10"),
+        anomaly=anomaly_settings(),
+        work_schedule=work_schedule(),
         alert_webhook_url=env("COST_ALERT_WEBHOOK_URL"),
         api_token=env("COST_API_TOKEN"),
     )

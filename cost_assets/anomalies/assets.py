@@ -9,7 +9,8 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from cost_assets.anomalies import queries
 from cost_assets.anomalies.detection import AnomalySettings, detect_anomalies
 from cost_assets.anomalies.history import cost_history
-from cost_assets.anomalies.settings import anomaly_settings, describe
+from cost_assets.anomalies.settings import describe
+from cost_assets.settings import get_settings
 from cost_assets.metadata import money, table
 from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
@@ -53,7 +54,7 @@ def _metadata(anomalies: pd.DataFrame, keys: list[str], settings: AnomalySetting
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    settings = anomaly_settings()
+    settings = get_settings().anomaly
     anomalies, scored = _detect(warehouse, first, last, "service", settings)
     anomalies = anomalies.rename(columns={"key": "service"})
     with warehouse.transaction() as conn:
@@ -69,7 +70,7 @@ def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> Mate
 )
 def cost_anomalies_by_dimension(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    settings = anomaly_settings()
+    settings = get_settings().anomaly
     frames, scored = [], {}
     for dimension, column in DIMENSIONS.items():
         found, scored[dimension] = _detect(warehouse, first, last, column, settings)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cost_assets.settings import parse_date_setting
+from cost_assets.settings import get_settings
 
 GROWTH_EPOCH = dt.date(2026, 10, 1)
 DAILY_GROWTH = 1.0004
@@ -166,7 +166,7 @@ CUSTOMERS = _customer_table()
 
 
 def spike_start() -> dt.date:
-    return parse_date_setting("COST_DEMO_SPIKE_START", "2026-11-10")
+    return get_settings().demo_spike_start
 
 
 def _rng(day: dt.date, stream: str) -> np.random.Generator:

@@ -11,7 +11,7 @@ from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.waste import queries
 from cost_assets.waste.analysis import WINDOW_DAYS, off_hours_waste_table, ranked_opportunities
-from cost_assets.waste.settings import work_schedule
+from cost_assets.settings import get_settings
 
 OPPORTUNITY_COLUMNS = ["environment", "service", "team", "monthly_saving", "off_hours_cost",
                        "schedulable_share", "total_cost", "coverage"]
@@ -40,7 +40,7 @@ def _coverage(latest: pd.DataFrame) -> str:
 )
 def off_hours_waste(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    schedule = work_schedule()  # a bad setting fails here, by name, before anything is written
+    schedule = get_settings().work_schedule  # a bad setting fails here, by name, before anything is written
     hourly = queries.hourly_spend(warehouse, first - dt.timedelta(days=WINDOW_DAYS - 1), last, schedule.environments)
     rows = off_hours_waste_table(hourly, day_range(first, last), schedule)
     with warehouse.transaction() as conn:

@@ -76,7 +76,7 @@ from cost_assets.ingestion.line_items import LINE_ITEM_COLUMNS, BadCostDataError
 from cost_assets.ingestion.sources.base import SourceResult
 from cost_assets.rules import Rules
 from cost_assets.partitions import day_range
-from cost_assets.settings import SettingError, env, int_setting
+from cost_assets.settings import SettingError, get_settings
 
 # --- request shape -----------------------------------------------------------
 GRANULARITY = "DAILY"
@@ -133,15 +133,6 @@ def _hourly_unavailable(code: str, message: str) -> bool:
     return code in HOURLY_UNAVAILABLE_CODES or (
         code == "ValidationException" and ("hourly" in text or "granularity" in text)
     )
-
-
-def _flag_setting(name: str) -> bool:
-    raw = env(name) or "0"
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise SettingError(f"{name}={raw!r} is not a switch; use 1 or 0")
 
 
 def make_client(session: boto3.session.Session | None = None):
@@ -347,8 +338,8 @@ class CostExplorerSource:
 
     @classmethod
     def from_settings(cls) -> CostExplorerSource:
-        return cls(max_requests=int_setting(MAX_REQUESTS_SETTING, DEFAULT_MAX_REQUESTS),
-                   hourly=_flag_setting(HOURLY_SETTING))
+        config = get_settings()
+        return cls(max_requests=config.ce_max_requests, hourly=config.ce_hourly)
 
     def fetch(self, first: dt.date, last: dt.date, rules: Rules) -> SourceResult:
         if last < first:
