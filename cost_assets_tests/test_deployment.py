@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_headless_partition_range_run_from_the_cli(tmp_path):
-    """CONTRACT §7: one command materializes every asset for a range of days."""
+    """docs/reference.md#headless-runs: one command materializes every asset for a range of days."""
     warehouse_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "COST_WAREHOUSE_URL": warehouse_url}
     env.pop("COST_SOURCE", None)

@@ -20,7 +20,7 @@ EVEN = "even"
 FIXED = "fixed"
 METHODS = (DIRECT, USAGE_PROPORTIONAL, EVEN, FIXED)
 
-# Why cost stays unallocated (CONTRACT §4 `unallocated_costs.reason`).
+# Why cost stays unallocated (docs/reference.md#invariants, `unallocated_costs.reason`).
 UNTAGGED_REASON = "untagged"
 UNKNOWN_CUSTOMER = "unknown_customer"
 NO_USAGE = "no_usage"

@@ -1,4 +1,4 @@
-"""Trailing 30-day windows for every as-of day of a range at once (CONTRACT §4).
+"""Trailing 30-day windows for every as-of day of a range at once (docs/reference.md#invariants).
 
 "Last 30 days" for as-of day D is D-29 .. D and the trend compares it with
 D-59 .. D-30. Daily values are laid out as a dense days x keys array; one

@@ -34,7 +34,7 @@ def log_config() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cost-api", description="Serve the cost API (CONTRACT §6) and dashboard.")
+    parser = argparse.ArgumentParser(prog="cost-api", description="Serve the cost API (docs/reference.md#cost-api) and dashboard.")
     parser.add_argument("--host", default=settings.env("COST_API_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=settings.int_setting("COST_API_PORT", 8080))
     parser.add_argument("--workers", type=int, default=settings.int_setting("COST_API_WORKERS", 1),

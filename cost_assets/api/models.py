@@ -1,4 +1,4 @@
-"""Response shapes of the cost API (CONTRACT §6); they are also its OpenAPI schema."""
+"""Response shapes of the cost API (docs/reference.md#cost-api); they are also its OpenAPI schema."""
 
 from __future__ import annotations
 

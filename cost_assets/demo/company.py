@@ -1,4 +1,4 @@
-"""The demo company (CONTRACT §5): a deterministic synthetic SaaS on AWS.
+"""The demo company (docs/reference.md#the-demo-company): a deterministic synthetic SaaS on AWS.
 
 About $120K a month: production shared infrastructure split by request
 counts, dedicated customer resources, staging and development that run

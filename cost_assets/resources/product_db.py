@@ -1,4 +1,4 @@
-"""The product database (CONTRACT §3), read only: customers and service_metrics."""
+"""The product database (docs/reference.md#product-database), read only: customers and service_metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The warehouse schema, declared once (CONTRACT §4).
+"""The warehouse schema, declared once (docs/reference.md#warehouse-tables).
 
 Table and column comments become `COMMENT ON` statements on PostgreSQL so BI
 catalogs show what each column means.

@@ -1,4 +1,4 @@
-"""Billing sources behind one interface (CONTRACT §2)."""
+"""Billing sources behind one interface (docs/reference.md#billing-inputs)."""
 
 from __future__ import annotations
 

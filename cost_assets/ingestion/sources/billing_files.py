@@ -47,7 +47,7 @@ BILLING_ACCOUNT = "billing_account"
 BILLING_PERIOD_START = "billing_period_start"
 CURRENCY = "currency"
 
-WAREHOUSE_CURRENCY = "USD"  # CONTRACT §4: all money is USD
+WAREHOUSE_CURRENCY = "USD"  # docs/reference.md#warehouse-tables: all money is USD
 HOURLY = pd.Timedelta(hours=1)
 GROUP_KEYS = [c for c in LINE_ITEM_COLUMNS if c not in MEASURE_COLUMNS]
 
@@ -319,7 +319,7 @@ class BillingFileSource:
             raise BadCostDataError(f"billing files under {self.uri} mix currencies: {listing}; the warehouse holds one currency, {WAREHOUSE_CURRENCY}")
         for currency, uri in found.items():
             if currency != WAREHOUSE_CURRENCY:
-                raise BadCostDataError(f"{uri} is billed in {currency}; the warehouse holds {WAREHOUSE_CURRENCY} only (CONTRACT §4)")
+                raise BadCostDataError(f"{uri} is billed in {currency}; the warehouse holds {WAREHOUSE_CURRENCY} only (docs/reference.md#billing-files)")
 
     def _check_deliveries(self, collected: _Collected) -> None:
         for (provider, account, period), folders in sorted(collected.deliveries.items(), key=lambda kv: str(kv[0])):

@@ -1,4 +1,4 @@
-"""The `cost_explorer` billing source: AWS Cost Explorer GetCostAndUsage (CONTRACT §2).
+"""The `cost_explorer` billing source: AWS Cost Explorer GetCostAndUsage (docs/reference.md#billing-inputs).
 
 Request plan
 ------------

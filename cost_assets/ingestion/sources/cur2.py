@@ -1,4 +1,4 @@
-"""The `cur2` billing source: AWS Data Exports CUR 2.0, Parquet or gzip CSV (CONTRACT §2),
+"""The `cur2` billing source: AWS Data Exports CUR 2.0, Parquet or gzip CSV (docs/reference.md#billing-inputs),
 laid out as <prefix>/data/BILLING_PERIOD=YYYY-MM/*.
 
 billed_cost is the unblended cost; effective_cost is amortized by line item

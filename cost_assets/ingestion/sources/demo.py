@@ -1,4 +1,4 @@
-"""The `demo` billing source: the synthetic company of CONTRACT §5."""
+"""The `demo` billing source: the synthetic company (docs/reference.md#the-demo-company)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `focus` billing source: FOCUS 1.0 to 1.2 files, CSV (optionally gzip) or Parquet (CONTRACT §2).
+"""The `focus` billing source: FOCUS 1.0 to 1.2 files, CSV (optionally gzip) or Parquet (docs/reference.md#billing-inputs).
 
 effective_cost is EffectiveCost and billed_cost is BilledCost. A commitment's
 unused part (ChargeCategory Usage with CommitmentDiscountStatus Unused) keeps
