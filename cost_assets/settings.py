@@ -1,4 +1,4 @@
-"""Environment settings and project-wide constants (docs/reference.md, Settings).
+"""Environment settings and project-wide constants (docs/reference.md#settings).
 
 Every setting is optional; with none set the project runs the demo company on
 an embedded SQLite warehouse. `get_settings()` reads and validates them all at

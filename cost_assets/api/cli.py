@@ -21,8 +21,8 @@ NO_AUTH_FLAG = "COST_API_INSECURE_NO_AUTH"
 
 def app_from_settings() -> FastAPI:
     """The app as configured by the environment (uvicorn's factory, one per worker)."""
-    return create_app(settings.warehouse_url(), settings.env("COST_API_TOKEN"),
-                      allow_no_auth=settings.env(NO_AUTH_FLAG) == "1")
+    config = settings.get_settings()
+    return create_app(config.warehouse_url, config.api_token, allow_no_auth=settings.env(NO_AUTH_FLAG) == "1")
 
 
 def log_config() -> dict:
@@ -35,9 +35,14 @@ def log_config() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cost-api", description="Serve the cost API (docs/reference.md#cost-api) and dashboard.")
-    parser.add_argument("--host", default=settings.env("COST_API_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=settings.int_setting("COST_API_PORT", 8080))
-    parser.add_argument("--workers", type=int, default=settings.int_setting("COST_API_WORKERS", 1),
+    try:
+        config = settings.get_settings()
+    except settings.SettingError as exc:
+        print(f"cost-api: {exc}", file=sys.stderr)
+        return 2
+    parser.add_argument("--host", default=config.api_host)
+    parser.add_argument("--port", type=int, default=config.api_port)
+    parser.add_argument("--workers", type=int, default=config.api_workers,
                         help="worker processes (COST_API_WORKERS); one per core serves concurrent clients best")
     parser.add_argument("--insecure-no-auth", action="store_true", help="serve without COST_API_TOKEN (local use only)")
     args = parser.parse_args(argv)
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"cost-api: {exc}", file=sys.stderr)
         return 2
-    print(f"cost-api: serving warehouse {display_url(settings.warehouse_url())} on http://{args.host}:{args.port}",
+    print(f"cost-api: serving warehouse {display_url(config.warehouse_url)} on http://{args.host}:{args.port}",
           file=sys.stderr)
     uvicorn.run("cost_assets.api.cli:app_from_settings", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="info", log_config=log_config())
