@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from cost_assets.ingestion.assets import billing_costs
+from cost_assets.ingestion.rejected import max_unreadable_amounts
 from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.settings import SettingError
 from cost_assets_tests.helpers import failure_message, materialize_days
 from cost_assets_tests.ingestion.billing_files import (
     cur_day,
@@ -328,4 +330,10 @@ def test_a_rejected_row_without_a_day_or_period_is_stored_once_over_three_runs(w
     rejected = warehouse.read("SELECT date, row_number FROM rejected_cost_rows")
     assert rejected["row_number"].tolist() == [len(rows)]
     assert str(rejected["date"].iloc[0])[:10] == DAY1.isoformat()  # where the first run put it
-    assert [day for day, *_ in totals(warehouse)] == [DAY1.isoformat(), DAY2.isoformat(), DAY3.isoformat()]
+    assert totals(warehouse) == [[day.isoformat(), *DAY_BILL] for day in (DAY1, DAY2, DAY3)]
+
+
+def test_a_negative_unreadable_amount_limit_is_refused_naming_the_setting(monkeypatch):
+    monkeypatch.setenv("COST_MAX_UNREADABLE_AMOUNTS", "-1")
+    with pytest.raises(SettingError, match="COST_MAX_UNREADABLE_AMOUNTS=-1 must be 0 or more"):
+        max_unreadable_amounts()
