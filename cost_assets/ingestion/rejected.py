@@ -11,7 +11,7 @@ import pandas as pd
 
 from cost_assets.ingestion.line_items import BadCostDataError
 from cost_assets.metadata import money, table
-from cost_assets.settings import SettingError, int_setting
+from cost_assets.settings import int_setting
 
 REJECTED_COLUMNS = ["date", "source", "file", "row_number", "reason", "billed_cost", "effective_cost", "raw"]
 # Set on a row without a charge day or billing period: dated on the window's first
@@ -49,10 +49,7 @@ def in_window(rejected: pd.DataFrame | None, first: dt.date, last: dt.date) -> p
 
 def max_unreadable_amounts() -> int:
     """COST_MAX_UNREADABLE_AMOUNTS: how many rejected rows of unknown amount a run accepts."""
-    value = int_setting(MAX_UNREADABLE_SETTING, DEFAULT_MAX_UNREADABLE)
-    if value < 0:
-        raise SettingError(f"{MAX_UNREADABLE_SETTING}={value} must be 0 or more")
-    return value
+    return int_setting(MAX_UNREADABLE_SETTING, DEFAULT_MAX_UNREADABLE, minimum=0)
 
 
 def unreadable(rejected: pd.DataFrame | None) -> pd.DataFrame:

@@ -335,5 +335,5 @@ def test_a_rejected_row_without_a_day_or_period_is_stored_once_over_three_runs(w
 
 def test_a_negative_unreadable_amount_limit_is_refused_naming_the_setting(monkeypatch):
     monkeypatch.setenv("COST_MAX_UNREADABLE_AMOUNTS", "-1")
-    with pytest.raises(SettingError, match="COST_MAX_UNREADABLE_AMOUNTS=-1 must be 0 or more"):
+    with pytest.raises(SettingError, match="COST_MAX_UNREADABLE_AMOUNTS='-1' must be at least 0"):
         max_unreadable_amounts()
