@@ -11,7 +11,7 @@ import pandas as pd
 
 from cost_assets.ingestion.line_items import BadCostDataError
 from cost_assets.metadata import money, table
-from cost_assets.settings import int_setting
+from cost_assets.settings import get_settings
 
 REJECTED_COLUMNS = ["date", "source", "file", "row_number", "reason", "billed_cost", "effective_cost", "raw"]
 # Set on a row without a charge day or billing period: dated on the window's first
@@ -19,9 +19,6 @@ REJECTED_COLUMNS = ["date", "source", "file", "row_number", "reason", "billed_co
 UNDATED = "undated"
 
 MAX_UNREADABLE_SETTING = "COST_MAX_UNREADABLE_AMOUNTS"
-# One row of unknown amount may carry any share of the bill, which
-# checks.rejected_cost_share_max cannot bound: by default none is accepted.
-DEFAULT_MAX_UNREADABLE = 0
 
 
 class RejectedCostShareError(BadCostDataError):
@@ -49,7 +46,9 @@ def in_window(rejected: pd.DataFrame | None, first: dt.date, last: dt.date) -> p
 
 def max_unreadable_amounts() -> int:
     """COST_MAX_UNREADABLE_AMOUNTS: how many rejected rows of unknown amount a run accepts."""
-    return int_setting(MAX_UNREADABLE_SETTING, DEFAULT_MAX_UNREADABLE, minimum=0)
+    # Default 0: one row of unknown amount may carry any share of the bill,
+    # which checks.rejected_cost_share_max cannot bound.
+    return get_settings().max_unreadable_amounts
 
 
 def unreadable(rejected: pd.DataFrame | None) -> pd.DataFrame:
