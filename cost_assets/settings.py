@@ -122,6 +122,7 @@ class Settings:
     dagster_ui_url: str
     ce_max_requests: int
     ce_hourly: bool
+    max_unreadable_amounts: int
     demo_spike_start: dt.date
     anomaly: "AnomalySettings"
     work_schedule: "WorkSchedule"
@@ -168,6 +169,8 @@ def _read_settings() -> Settings:
         dagster_ui_url=(env("COST_DAGSTER_UI_URL") or "http://127.0.0.1:3000").rstrip("/"),
         ce_max_requests=int_setting("COST_CE_MAX_REQUESTS", 200, minimum=1),
         ce_hourly=switch_setting("COST_CE_HOURLY"),
+        # A row of unknown amount may carry any part of the bill: by default none is accepted.
+        max_unreadable_amounts=int_setting("COST_MAX_UNREADABLE_AMOUNTS", 0, minimum=0),
         demo_spike_start=parse_date_setting("COST_DEMO_SPIKE_START", "2026-11-10"),
         anomaly=anomaly_settings(),
         work_schedule=work_schedule(),

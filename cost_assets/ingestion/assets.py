@@ -60,14 +60,22 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
     items = prepare_line_items(result.line_items, rules)
     items = items[(items["date"] >= first) & (items["date"] <= last)]
     rejected_rows = rejected.in_window(result.rejected_rows, first, last)
-    # Raises before anything is written when unparseable rows carry too much cost.
+    # Raise before anything is written when unparseable rows hide an unknown cost or carry too much.
+    rejected.check_unreadable(result.rejected_rows, rejected.max_unreadable_amounts())
     rejected_share = rejected.check_share(result.rejected_rows, items, rules.rejected_cost_share_max, rules.path)
     daily = to_daily_costs(items, source.name)
     hourly, hourly_span = hourly_costs_rows(result, items, rules, first, last, source.name)
     source_totals = result.day_totals if result.day_totals is not None else totals_by_day(items)
     history_metadata = _days_before_partitions_metadata(context, result.held_days)
+    empty_days = checks.days_without_rows(day_range(first, last), items["date"], rejected_rows["date"])
 
     with warehouse.transaction() as conn:
+        late = checks.late_days(empty_days, queries.days_with_costs(conn, first, last), result.complete_days)
+        if late:  # an export not there yet must not replace good days with nothing
+            raise checks.LateBillingData(checks.describe_late(late, source.name, result.metadata.get("source_uri")))
+        undated = rejected_rows.loc[rejected_rows[rejected.UNDATED].astype(bool), ["file", "row_number"]]
+        rejected_rows = rejected.not_stored_yet(rejected_rows, queries.rejected_rows_stored_outside(
+            conn, set(zip(undated["file"], undated["row_number"].astype(int))), first, last))
         warehouse.replace_window(conn, schema.daily_costs, first, last, daily)
         if hourly_span:  # None: the source fetched no hourly day; keep what hourly_costs holds
             warehouse.replace_window(conn, schema.hourly_costs, *hourly_span, hourly)
@@ -90,6 +98,7 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
             "total_effective_cost": money(daily["effective_cost"].sum()),
             "total_billed_cost": money(daily["billed_cost"].sum()),
             "estimated_days": ", ".join(estimated_days) or "none",
+            "days_without_billing_rows": ", ".join(day.isoformat() for day in empty_days) or "none",
             "top_services": table(_top_services(daily), limit=10),
             "preview": table(daily.sort_values("effective_cost", ascending=False), limit=10),
             **rejected.materialization_metadata(rejected_rows, result.rejected_rows, rejected_share),

@@ -7,8 +7,10 @@ rows, so every source is tagged, validated and aggregated the same way.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from cost_assets.resources import schema
 from cost_assets.rules import Rules
 from cost_assets.settings import UNTAGGED
 
@@ -32,6 +34,17 @@ LINE_ITEM_COLUMNS = [
 ]
 
 MONEY_DECIMALS = 6
+# The largest amount one billing line may carry, in USD (README "Bad input"): far
+# above any real line, and far below what daily_costs' NUMERIC(20, 6) holds, so
+# a day's sum of such lines cannot overflow it.
+MAX_LINE_AMOUNT = 1e12
+MAX_LINE_AMOUNT_TEXT = "10^12"
+
+# Text columns and the widths the warehouse gives them (resource_id: hourly_costs).
+TEXT_WIDTHS = {
+    **{c: schema.daily_costs.c[c].type.length for c in DIMENSION_COLUMNS},
+    "resource_id": schema.hourly_costs.c["resource_id"].type.length,
+}
 
 
 class BadCostDataError(ValueError):
@@ -51,21 +64,43 @@ def normalize_tags(values: pd.Series, column: str, rules: Rules) -> pd.Series:
     return cleaned.fillna(UNTAGGED).replace("", UNTAGGED).astype(object)
 
 
+def out_of_range(amounts: pd.Series) -> pd.Series:
+    """Per row, whether a parsed amount is a number but not one a billing line can carry
+    (infinite, or MAX_LINE_AMOUNT or more either way)."""
+    return amounts.notna() & ~(amounts.abs() < MAX_LINE_AMOUNT)
+
+
+def too_wide(values: pd.Series, column: str) -> pd.Series:
+    """Per row, the length of a text value longer than the warehouse column holds, else 0."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # billing text repeats: measure each value once
+    lengths = np.array([len(str(u)) for u in uniques] + [0], dtype=np.int64)
+    lengths = np.where(lengths > TEXT_WIDTHS[column], lengths, 0)
+    return pd.Series(lengths[codes], index=values.index)
+
+
+def _refuse(items: pd.DataFrame, bad: pd.Series, column: str, problem: str) -> None:
+    if bad.any():
+        examples = ", ".join(
+            f"{ref} ({column}={value!r})"
+            for ref, value in items.loc[bad, ["row_ref", column]].head(5).itertuples(index=False)
+        )
+        raise BadCostDataError(f"{int(bad.sum())} billing row(s) have {problem}: {examples}")
+
+
 def _parse_measures(items: pd.DataFrame) -> pd.DataFrame:
     for column in MEASURE_COLUMNS:
         parsed = pd.to_numeric(items[column], errors="coerce")
         bad = parsed.isna()
         if column == "usage_quantity":
             bad &= items[column].notna()  # a missing usage amount is 0, a garbled one is not
-        if bad.any():
-            examples = ", ".join(
-                f"{ref} ({column}={value!r})"
-                for ref, value in items.loc[bad, ["row_ref", column]].head(5).itertuples(index=False)
-            )
-            raise BadCostDataError(
-                f"{int(bad.sum())} billing row(s) have a non-numeric {column}: {examples}"
-            )
-        items[column] = parsed.fillna(0.0).astype(float)
+        _refuse(items, bad, column, f"a non-numeric {column}")
+        parsed = parsed.astype(float)
+        if column in MONEY_COLUMNS:
+            _refuse(items, out_of_range(parsed), column,
+                    f"a {column} that is not a finite amount under {MAX_LINE_AMOUNT_TEXT} USD")
+        else:
+            _refuse(items, parsed.notna() & ~np.isfinite(parsed), column, f"a {column} that is not finite")
+        items[column] = parsed.fillna(0.0)
     return items
 
 
@@ -88,6 +123,15 @@ def prepare_line_items(raw: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         items[column] = normalize_tags(items[column], column, rules)
     for column in ["provider", "account_id", "aws_service", "charge_category", "usage_unit", "resource_id"]:
         items[column] = items[column].astype("string").fillna("").astype(object)
+    for column in TEXT_WIDTHS:
+        lengths = too_wide(items[column], column)
+        if lengths.any():
+            examples = ", ".join(f"{ref} ({length} characters)" for ref, length
+                                 in zip(items.loc[lengths > 0, "row_ref"].head(5), lengths[lengths > 0].head(5)))
+            raise BadCostDataError(
+                f"{int((lengths > 0).sum())} billing row(s) have a {column} longer than the "
+                f"{TEXT_WIDTHS[column]} characters the warehouse holds: {examples}"
+            )
     items["is_estimated"] = items["is_estimated"].fillna(False).astype(bool)
     items["date"] = start.dt.date
     items["hour_start"] = start.dt.floor("h").dt.tz_localize(None)

@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import Connection, case, func, literal, select
 
 from cost_assets.ingestion.line_items import DIMENSION_COLUMNS, TAG_COLUMNS
-from cost_assets.resources.schema import daily_costs
+from cost_assets.resources.schema import daily_costs, rejected_cost_rows
 from cost_assets.settings import UNTAGGED
 
 
@@ -55,3 +55,21 @@ def oldest_estimated_day(conn: Connection, first: dt.date, last: dt.date) -> dt.
     query = select(func.min(daily_costs.c.date)).where(_in_window(first, last), daily_costs.c.is_estimated.is_(True))
     oldest = conn.execute(query).scalar_one()
     return None if oldest is None else pd.Timestamp(oldest).date()
+
+
+def days_with_costs(conn: Connection, first: dt.date, last: dt.date) -> set[dt.date]:
+    """The days of first..last that daily_costs holds rows for."""
+    rows = conn.execute(select(daily_costs.c.date).where(_in_window(first, last)).distinct())
+    return {pd.Timestamp(day).date() for (day,) in rows}
+
+
+def rejected_rows_stored_outside(conn: Connection, keys: set[tuple[str, int]], first: dt.date,
+                                 last: dt.date) -> set[tuple[str, int]]:
+    """Which (file, row number) of `keys` rejected_cost_rows holds on a day outside first..last."""
+    if not keys:
+        return set()
+    table = rejected_cost_rows
+    files = sorted({file for file, _ in keys})
+    query = select(table.c.file, table.c.row_number).where(
+        table.c.file.in_(files), (table.c.date < first) | (table.c.date > last))
+    return {(file, int(row)) for file, row in conn.execute(query)} & keys

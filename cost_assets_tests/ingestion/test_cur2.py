@@ -185,6 +185,7 @@ def test_unparseable_rows_are_kept_in_rejected_cost_rows_and_counted(sqlite_ware
     rows.append(cur_row(DAY1, "Usage", "12,50 USD", amount=2.0))
     write_cur(cur_path(tmp_path, "2026-03", "csv.gz"), rows, "json")
     monkeypatch.setenv("COST_SOURCE_URI", str(tmp_path))
+    monkeypatch.setenv("COST_MAX_UNREADABLE_AMOUNTS", "1")  # its amount is unknown: accepted only when allowed
 
     result = materialize_days([billing_costs], sqlite_warehouse, DAY1, DAY1, billing=CUR2)
 

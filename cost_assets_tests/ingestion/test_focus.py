@@ -120,6 +120,7 @@ def test_rejected_rows_over_the_threshold_fail_the_run_and_write_nothing(sqlite_
     rows[3]["BilledCost"] = "forty"
     bad = write_focus(tmp_path / "bad.csv", rows)
     monkeypatch.setenv("COST_SOURCE_URI", str(bad))
+    monkeypatch.setenv("COST_MAX_UNREADABLE_AMOUNTS", "1")  # the share check is tested here
     result = materialize_days([billing_costs], sqlite_warehouse, DAY1, DAY1, billing=FOCUS, raise_on_error=False)
 
     assert not result.success
@@ -141,6 +142,7 @@ def test_rejected_rows_under_a_raised_threshold_are_stored(warehouse, tmp_path, 
     rows = focus_day(DAY1)
     rows[3]["BilledCost"] = "forty"
     monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "bad.csv", rows)))
+    monkeypatch.setenv("COST_MAX_UNREADABLE_AMOUNTS", "1")
 
     result = materialize_days([billing_costs], warehouse, DAY1, DAY1, billing=FOCUS)
 

@@ -97,6 +97,24 @@ def test_an_amount_that_is_not_a_number_is_refused_naming_the_row():
         prepare_line_items(frame(line(), line(effective_cost="12,5", row_ref="bad row")), load_rules())
 
 
+@pytest.mark.parametrize("amount", ["inf", "-inf", "1e300", "1.2e17", "1e12"])
+def test_an_amount_that_is_not_finite_or_absurd_is_refused_naming_the_row(amount):
+    # Cost Explorer and the demo go through here: the same bound as billing files (README "Bad input").
+    with pytest.raises(BadCostDataError, match=rf"billed_cost that is not a finite amount under 10\^12 USD: bad row"):
+        prepare_line_items(frame(line(), line(billed_cost=amount, row_ref="bad row")), load_rules())
+
+
+def test_an_amount_just_under_the_bound_is_kept():
+    items = prepare_line_items(frame(line(billed_cost="-999999999999.99")), load_rules())
+    assert items["billed_cost"].tolist() == [-999999999999.99]
+
+
+def test_a_tag_value_wider_than_the_warehouse_column_is_refused_naming_the_row():
+    with pytest.raises(BadCostDataError, match=r"team longer than the 128 characters the warehouse holds: long row \(129 characters\)"):
+        prepare_line_items(frame(line(team="t" * 129, row_ref="long row")), load_rules())
+    assert prepare_line_items(frame(line(team=" " + "t" * 128 + " ")), load_rules())["team"].str.len().tolist() == [128]
+
+
 def test_a_missing_usage_amount_is_zero_but_a_garbled_one_is_refused():
     items = prepare_line_items(frame(line(usage_quantity=None)), load_rules())
     assert items["usage_quantity"].tolist() == [0.0]

@@ -36,6 +36,11 @@ class SourceResult:
     held_days: the first and last UTC day the source holds, inside the window
       or not (billing files read whole periods, so they know); None when the
       source does not know. The asset reports days before the first partition.
+    complete_days: the days of the window the source vouches for even without
+      a row (billing files: their billing period is final). None (default):
+      every day, as an API answers for each day it is asked. A day without
+      rows that is not complete may only be late: it never replaces data
+      (checks.late_days).
     """
 
     line_items: pd.DataFrame
@@ -45,6 +50,7 @@ class SourceResult:
     hourly_line_items: pd.DataFrame | None = None
     hourly_days: list[dt.date] | None = None
     held_days: tuple[dt.date, dt.date] | None = None
+    complete_days: set[dt.date] | None = None
 
 
 class BillingSource(Protocol):

@@ -11,8 +11,9 @@ amounts, so a month of resource-level rows never has to sit in memory at once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,12 +23,19 @@ import pyarrow.compute as pc
 
 from cost_assets.ingestion.line_items import (
     LINE_ITEM_COLUMNS,
+    MAX_LINE_AMOUNT_TEXT,
     MEASURE_COLUMNS,
     MONEY_COLUMNS,
+    TAG_COLUMNS,
+    TAG_DIMENSION,
+    TEXT_WIDTHS,
     BadCostDataError,
     empty_line_items,
+    normalize_tags,
+    out_of_range,
+    too_wide,
 )
-from cost_assets.ingestion.rejected import REJECTED_COLUMNS, empty_rejected
+from cost_assets.ingestion.rejected import REJECTED_COLUMNS, UNDATED, empty_rejected
 from cost_assets.ingestion.sources.base import SourceResult
 from cost_assets.ingestion.sources.files import (
     BillingFile,
@@ -46,6 +54,11 @@ REASON = "reason"  # why the row cannot be used, None when it can
 BILLING_ACCOUNT = "billing_account"
 BILLING_PERIOD_START = "billing_period_start"
 CURRENCY = "currency"
+# Optional: whether the provider calls the row's billing period final (CUR 2.0: invoiced).
+PERIOD_FINAL = "period_final"
+# Optional: the provider's line item id and its time interval (CUR 2.0 identity_*).
+LINE_ITEM_ID = "line_item_id"
+LINE_ITEM_INTERVAL = "line_item_interval"
 
 WAREHOUSE_CURRENCY = "USD"  # docs/reference.md#warehouse-tables: all money is USD
 HOURLY = pd.Timedelta(hours=1)
@@ -130,6 +143,25 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     return _timestamps(values)
 
 
+def parse_amounts(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
+    """A money column: the amounts, and per row why there is none: empty, not a
+    number, or not a finite amount under MAX_LINE_AMOUNT (inf, 1e300: never taken
+    as a number, nor as 0; the row is rejected and its cost is unknown)."""
+    numbers = parse_numbers(values)
+    absurd = out_of_range(numbers)
+    reasons = unparseable(values, numbers, column, "a number")
+    if absurd.any():
+        reasons[absurd] = [f"{column} {value!r} is not a finite amount under {MAX_LINE_AMOUNT_TEXT} USD"
+                           for value in values[absurd]]
+    return numbers.mask(absurd), reasons
+
+
+def parse_quantities(values: pd.Series) -> pd.Series:
+    """A usage amount: a finite number, NaN when missing or not one."""
+    numbers = parse_numbers(values)
+    return numbers.where(np.isfinite(numbers))
+
+
 def _numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype(float)
 
@@ -170,6 +202,10 @@ class _Collected:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     currencies: dict[str, str] = field(default_factory=dict)  # currency -> first file
     deliveries: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
+    fingerprints: dict[str, "hashlib._Hash"] = field(default_factory=dict)  # file -> digest of its rows
+    file_rows: Counter = field(default_factory=Counter)
+    line_item_ids: dict[str, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))  # file -> id hashes
+    final_periods: dict[dt.date, bool] = field(default_factory=dict)  # billing period -> every row final
     rows_read: int = 0
     rows_in_window: int = 0
     held_first: dt.date | None = None  # first and last UTC day the files hold, inside the window or not
@@ -188,6 +224,8 @@ class BillingFileSource:
     optional_columns: tuple[str, ...] = ()
     tags_column: str
     start_column: str
+    # Warehouse column -> the file's column, to name it in a rejected row's reason.
+    source_columns: dict[str, str] = {}
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -203,7 +241,8 @@ class BillingFileSource:
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         """Line-item columns (row_ref aside) plus REASON, BILLING_ACCOUNT,
-        BILLING_PERIOD_START and CURRENCY, one row per raw row."""
+        BILLING_PERIOD_START and CURRENCY, and where the format has them
+        PERIOD_FINAL, LINE_ITEM_ID and LINE_ITEM_INTERVAL, one row per raw row."""
         raise NotImplementedError
 
     # --- the run -------------------------------------------------------------
@@ -231,11 +270,13 @@ class BillingFileSource:
             if collected.totals else pd.DataFrame({"date": [], "billed_cost": [], "effective_cost": []})
         )
         rejected = pd.concat(collected.rejected, ignore_index=True) if collected.rejected else empty_rejected()
+        final = {period for period, is_final in collected.final_periods.items() if is_final}
         return SourceResult(
             line_items=items,
             day_totals=totals,
             rejected_rows=rejected,
             held_days=(collected.held_first, collected.held_last) if collected.held_first else None,
+            complete_days={day for day in pd.date_range(first, last).date if day.replace(day=1) in final},
             metadata={
                 "source_uri": self.uri,
                 "files_read": len(wanted),
@@ -276,8 +317,12 @@ class BillingFileSource:
         else:
             tags, raw = no_tags(rows), categorized(batch)
         parsed = self.parse(raw, tags)
-        if tags[TAG_ERROR].notna().any():
-            parsed[REASON] = join_reasons(parsed[REASON], tags[TAG_ERROR])
+        parsed[REASON] = join_reasons(parsed[REASON], tags[TAG_ERROR], self._too_wide(parsed, rules))
+        if rows:
+            # Identical files give identical parsed rows: a copy is found without a second read.
+            digest = collected.fingerprints.setdefault(file.uri, hashlib.sha256())
+            digest.update(pd.util.hash_pandas_object(parsed, index=False).to_numpy().tobytes())
+            collected.file_rows[file.uri] += rows
 
         for currency in parsed[CURRENCY].dropna().unique():
             collected.currencies.setdefault(str(currency), file.uri)
@@ -289,6 +334,9 @@ class BillingFileSource:
         for provider, account, period in deliveries.dropna(subset=["period"]).drop_duplicates().itertuples(index=False):
             key = (None if pd.isna(provider) else provider, None if pd.isna(account) else account, period)
             collected.deliveries[key].add(file.folder)
+        final = parsed[PERIOD_FINAL] if PERIOD_FINAL in parsed else pd.Series(False, index=parsed.index)
+        for period, is_final in final.groupby(periods).all().items():
+            collected.final_periods[period] = collected.final_periods.get(period, True) and bool(is_final)
 
         charge_start = parsed["charge_period_start"]
         if charge_start.notna().any():
@@ -297,6 +345,10 @@ class BillingFileSource:
         bad = parsed[REASON].notna()
         good = ~bad & in_window
         collected.rows_in_window += int(good.sum())
+        if LINE_ITEM_ID in parsed:
+            ids = parsed.loc[good & parsed[LINE_ITEM_ID].notna(), [LINE_ITEM_ID, LINE_ITEM_INTERVAL]]
+            if not ids.empty:
+                collected.line_item_ids[file.uri].append(pd.util.hash_pandas_object(ids, index=False).to_numpy())
         if good.any():
             items = parsed.loc[good, [c for c in LINE_ITEM_COLUMNS if c != "row_ref"]]
             items["row_ref"] = pd.Categorical.from_codes(np.zeros(len(items), dtype=np.int8), categories=[file.uri])
@@ -310,6 +362,27 @@ class BillingFileSource:
             if not rejected.empty:
                 collected.rejected.append(rejected)
 
+    def _too_wide(self, parsed: pd.DataFrame, rules: Rules) -> pd.Series:
+        """Per row, which text values the warehouse cannot hold (tags as normalized;
+        resource ids only on the hourly rows that keep them), else None."""
+        hourly = (parsed["charge_period_end"] - parsed["charge_period_start"]) <= HOURLY
+        reasons = [pd.Series(None, index=parsed.index, dtype=object)]
+        for column, width in TEXT_WIDTHS.items():
+            values = parsed[column]
+            if column == "resource_id":
+                values = values.astype(object).where(hourly.to_numpy(), None)
+            lengths = too_wide(values, column)
+            if column in TAG_COLUMNS and lengths.any():  # e.g. padding that trimming removes
+                lengths[lengths > 0] = too_wide(normalize_tags(values[lengths > 0], column, rules), column)
+            if not lengths.any():
+                continue
+            name = f"{self.tags_column} {TAG_DIMENSION[column]}" if column in TAG_COLUMNS else self.source_columns.get(column, column)
+            reason = pd.Series(None, index=parsed.index, dtype=object)
+            reason[lengths > 0] = [f"{name} is {n} characters long; the warehouse holds at most {width}"
+                                   for n in lengths[lengths > 0]]
+            reasons.append(reason)
+        return join_reasons(*reasons)
+
     # --- whole-run checks ----------------------------------------------------
 
     def _check_currencies(self, collected: _Collected) -> None:
@@ -322,13 +395,50 @@ class BillingFileSource:
                 raise BadCostDataError(f"{uri} is billed in {currency}; the warehouse holds {WAREHOUSE_CURRENCY} only (docs/reference.md#billing-files)")
 
     def _check_deliveries(self, collected: _Collected) -> None:
+        """Refuse two deliveries (folders) of one billing period, and the same rows delivered twice
+        in any folders: identical files, or files sharing line item ids."""
+        copies = duplicate_files(collected.fingerprints, collected.file_rows) + shared_line_items(collected.line_item_ids)
+        also = f" ({'; '.join(copies)})" if copies else ""
         for (provider, account, period), folders in sorted(collected.deliveries.items(), key=lambda kv: str(kv[0])):
             if len(folders) > 1:
                 who = " ".join(str(p) for p in (provider, account) if p) or "one billing account"
                 raise BadCostDataError(
                     f"billing period {period:%Y-%m} of {who} comes from {len(folders)} overlapping deliveries: "
-                    f"{', '.join(sorted(folders))}; keep one of them (e.g. the latest) under COST_SOURCE_URI"
+                    f"{', '.join(sorted(folders))}; keep one of them (e.g. the latest) under COST_SOURCE_URI{also}"
                 )
+        if copies:
+            raise BadCostDataError(
+                f"the same billing rows are delivered twice under {self.uri}: {'; '.join(copies)}; every cost would "
+                f"count twice: keep one copy under COST_SOURCE_URI"
+            )
+
+
+def _listing(uris: list[str]) -> str:
+    return " and ".join(uris) if len(uris) < 3 else f"{', '.join(uris[:-1])} and {uris[-1]}"
+
+
+def duplicate_files(fingerprints: dict, rows: Counter) -> list[str]:
+    """Files whose rows are identical, named together (files without rows are never duplicates)."""
+    by_digest = defaultdict(list)
+    for uri, digest in fingerprints.items():
+        by_digest[digest.hexdigest()].append(uri)
+    return [f"{_listing(sorted(uris))} hold the same {rows[uris[0]]} billing rows"
+            for uris in by_digest.values() if len(uris) > 1]
+
+
+def shared_line_items(hashes_by_file: dict[str, list[np.ndarray]]) -> list[str]:
+    """Pairs of files holding the same provider line items (id and time interval)."""
+    files = [(uri, np.unique(np.concatenate(chunks))) for uri, chunks in hashes_by_file.items()]
+    if len(files) < 2:
+        return []
+    hashes = np.concatenate([h for _, h in files])
+    owners = np.repeat(np.arange(len(files)), [len(h) for _, h in files])
+    order = np.argsort(hashes, kind="stable")
+    hashes, owners = hashes[order], owners[order]
+    same = np.flatnonzero(hashes[1:] == hashes[:-1])  # unique per file: equal neighbours are in two files
+    pairs = Counter(zip(owners[same].tolist(), owners[same + 1].tolist()))
+    return [f"{files[a][0]} and {files[b][0]} share {count} line item(s) (identity_line_item_id and identity_time_interval)"
+            for (a, b), count in sorted(pairs.items())]
 
 
 def compact(items: pd.DataFrame) -> pd.DataFrame:
@@ -355,11 +465,13 @@ def rejected_rows(source: str, file: BillingFile, first_row: int, batch: pa.Tabl
     any day of its billing period: it is dated on the period's first day (one
     place, so re-runs never copy it) and returned for every window that
     overlaps the period, so each such run weighs it; without a known period,
-    for every window, dated on the window's first day.
+    for every window, dated on the window's first day and marked UNDATED (the
+    run stores it only if no earlier run has: rejected.not_stored_yet).
     """
     positions = np.flatnonzero(bad.to_numpy())
-    days, relevant = [], []
+    days, relevant, undated = [], [], []
     for charge, period in zip(parsed["charge_period_start"].iloc[positions], periods.iloc[positions]):
+        undated.append(pd.isna(charge) and pd.isna(period))
         if pd.notna(charge):
             days.append(charge.date())
             relevant.append(start <= charge < end)
@@ -370,7 +482,7 @@ def rejected_rows(source: str, file: BillingFile, first_row: int, batch: pa.Tabl
             days.append(start.date())
             relevant.append(True)
     keep = np.array(relevant, dtype=bool)
-    positions, days = positions[keep], np.array(days, dtype=object)[keep]
+    positions, days, undated = positions[keep], np.array(days, dtype=object)[keep], np.array(undated, dtype=bool)[keep]
     if len(positions) == 0:
         return empty_rejected()
     raw = batch.take(pa.array(positions)).to_pylist()
@@ -386,4 +498,5 @@ def rejected_rows(source: str, file: BillingFile, first_row: int, batch: pa.Tabl
     })
     frame[["billed_cost", "effective_cost"]] = frame[["billed_cost", "effective_cost"]].astype(object).where(
         frame[["billed_cost", "effective_cost"]].notna(), None)
-    return frame[REJECTED_COLUMNS]
+    frame[UNDATED] = undated
+    return frame[[*REJECTED_COLUMNS, UNDATED]]

@@ -16,11 +16,15 @@ from cost_assets.ingestion.sources.billing_files import (
     BILLING_ACCOUNT,
     BILLING_PERIOD_START,
     CURRENCY,
+    LINE_ITEM_ID,
+    LINE_ITEM_INTERVAL,
+    PERIOD_FINAL,
     REASON,
     BillingFileSource,
     first_present,
     join_reasons,
-    parse_numbers,
+    parse_amounts,
+    parse_quantities,
     parse_timestamps,
     raw_column,
     text,
@@ -51,12 +55,13 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = (
     "product_servicecode", "line_item_resource_id", "line_item_usage_amount", "pricing_unit",
     "bill_payer_account_id", "bill_billing_period_start_date", "bill_invoice_id", "resource_tags",
+    "identity_line_item_id", "identity_time_interval",
 )
 
 
 def amortize(line_item_type: pd.Series, raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """effective_cost per AMORTIZATION, and per row why it cannot be computed (else None)."""
-    effective = parse_numbers(raw[UNBLENDED])
+    effective, _ = parse_amounts(raw[UNBLENDED], UNBLENDED)  # parse_cur2 names its problems
     reasons = [pd.Series(None, index=raw.index, dtype=object)]
     for kind, terms in AMORTIZATION.items():
         rows = (line_item_type == kind).to_numpy()
@@ -64,11 +69,11 @@ def amortize(line_item_type: pd.Series, raw: pd.DataFrame) -> tuple[pd.Series, p
             continue
         total = np.zeros(len(raw))
         for column, sign in terms:
-            values = parse_numbers(raw[column]).to_numpy()
+            amounts, problems = parse_amounts(raw[column], column)
+            values = amounts.to_numpy()
             missing = rows & np.isnan(values)
             if missing.any():
-                problem = unparseable(raw[column][missing], pd.Series(values[missing], index=raw.index[missing]), column, "a number")
-                reasons.append((problem + f" (needed for {kind})").reindex(raw.index))
+                reasons.append((problems[missing] + f" (needed for {kind})").reindex(raw.index))
             total = total + sign * values
         effective = effective.where(~rows, total)
     return effective, join_reasons(*reasons)
@@ -78,13 +83,14 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
     """CUR 2.0 rows -> line items (see BillingFileSource.parse)."""
     start = parse_timestamps(raw["line_item_usage_start_date"])
     end = parse_timestamps(raw["line_item_usage_end_date"])
-    billed = parse_numbers(raw[UNBLENDED])
+    billed, billed_problems = parse_amounts(raw[UNBLENDED], UNBLENDED)
     kind = text(raw, "line_item_line_item_type")
     effective, amortization_problems = amortize(kind, raw)
     quantity_raw = raw_column(raw, "line_item_usage_amount")
-    quantity = parse_numbers(quantity_raw)
+    quantity = parse_quantities(quantity_raw)
     period_raw = raw_column(raw, "bill_billing_period_start_date")
-    if "bill_invoice_id" in raw:
+    has_invoice_column = "bill_invoice_id" in raw
+    if has_invoice_column:
         estimated = text(raw, "bill_invoice_id").isna()  # AWS leaves it blank until the month is invoiced
     else:
         estimated = pd.Series(False, index=raw.index)
@@ -92,8 +98,8 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         unparseable(raw["line_item_usage_start_date"], start, "line_item_usage_start_date", "an ISO 8601 timestamp"),
         unparseable(raw["line_item_usage_end_date"], end, "line_item_usage_end_date", "an ISO 8601 timestamp"),
         unparseable(kind, kind, "line_item_line_item_type", "a type"),
-        unparseable(raw[UNBLENDED], billed, UNBLENDED, "a number"),
-        unparseable(quantity_raw, quantity, "line_item_usage_amount", "a number", required=False),
+        billed_problems,
+        unparseable(quantity_raw, quantity, "line_item_usage_amount", "a finite number", required=False),
         amortization_problems,
     )
     return pd.DataFrame({
@@ -117,6 +123,10 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         BILLING_ACCOUNT: text(raw, "bill_payer_account_id"),
         BILLING_PERIOD_START: parse_timestamps(period_raw),
         CURRENCY: text(raw, "line_item_currency_code"),
+        # Invoiced: the period is final, so a day without rows had no spend.
+        PERIOD_FINAL: ~estimated if has_invoice_column else False,
+        LINE_ITEM_ID: text(raw, "identity_line_item_id"),
+        LINE_ITEM_INTERVAL: text(raw, "identity_time_interval"),
     }, index=raw.index)
 
 
@@ -126,6 +136,9 @@ class Cur2Source(BillingFileSource):
     optional_columns = OPTIONAL_COLUMNS
     tags_column = "resource_tags"
     start_column = "line_item_usage_start_date"
+    source_columns = {"account_id": "line_item_usage_account_id", "aws_service": "product_servicecode",
+                      "charge_category": "line_item_line_item_type", "usage_unit": "pricing_unit",
+                      "resource_id": "line_item_resource_id"}
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_cur2(raw, tags)

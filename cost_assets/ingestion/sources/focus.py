@@ -17,7 +17,8 @@ from cost_assets.ingestion.sources.billing_files import (
     BillingFileSource,
     first_present,
     join_reasons,
-    parse_numbers,
+    parse_amounts,
+    parse_quantities,
     parse_timestamps,
     raw_column,
     set_where,
@@ -40,10 +41,10 @@ def parse_focus(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
     """FOCUS rows -> line items (see BillingFileSource.parse)."""
     start = parse_timestamps(raw["ChargePeriodStart"])
     end = parse_timestamps(raw["ChargePeriodEnd"])
-    billed = parse_numbers(raw["BilledCost"])
-    effective = parse_numbers(raw["EffectiveCost"])
+    billed, billed_problems = parse_amounts(raw["BilledCost"], "BilledCost")
+    effective, effective_problems = parse_amounts(raw["EffectiveCost"], "EffectiveCost")
     quantity_raw = raw_column(raw, "ConsumedQuantity")
-    quantity = parse_numbers(quantity_raw)
+    quantity = parse_quantities(quantity_raw)
     category = text(raw, "ChargeCategory")
     unused = text(raw, "CommitmentDiscountStatus").astype(object).str.lower().eq("unused").fillna(False).astype(bool)
     account = first_present(text(raw, "SubAccountId"), text(raw, "BillingAccountId"))
@@ -52,9 +53,9 @@ def parse_focus(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         unparseable(raw["ChargePeriodStart"], start, "ChargePeriodStart", "an ISO 8601 timestamp"),
         unparseable(raw["ChargePeriodEnd"], end, "ChargePeriodEnd", "an ISO 8601 timestamp"),
         unparseable(category, category, "ChargeCategory", "a category"),
-        unparseable(raw["BilledCost"], billed, "BilledCost", "a number"),
-        unparseable(raw["EffectiveCost"], effective, "EffectiveCost", "a number"),
-        unparseable(quantity_raw, quantity, "ConsumedQuantity", "a number", required=False),
+        billed_problems,
+        effective_problems,
+        unparseable(quantity_raw, quantity, "ConsumedQuantity", "a finite number", required=False),
     )
     return pd.DataFrame({
         "charge_period_start": start,
@@ -86,6 +87,8 @@ class FocusSource(BillingFileSource):
     optional_columns = OPTIONAL_COLUMNS
     tags_column = "Tags"
     start_column = "ChargePeriodStart"
+    source_columns = {"provider": "ProviderName", "account_id": "SubAccountId", "aws_service": "ServiceName",
+                      "charge_category": "ChargeCategory", "usage_unit": "ConsumedUnit", "resource_id": "ResourceId"}
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_focus(raw, tags)
