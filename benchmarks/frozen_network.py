@@ -63,9 +63,9 @@ def frozen_run(url: str, statement_s: float) -> str:
     warehouse = Warehouse(url=proxy.url(url), statement_timeout_s=statement_s)
     day = dt.date(2026, 11, 9)
     materialize_days([billing_costs], warehouse, day, day)  # schema and a first day
-    threading.Timer(2.0, proxy.frozen.set).start()  # freeze two seconds into the next run
+    threading.Timer(0.5, proxy.frozen.set).start()  # freeze half a second into the next run
     started = time.monotonic()
-    result = materialize_days([billing_costs], warehouse, day - dt.timedelta(days=30), day, raise_on_error=False)
+    result = materialize_days([billing_costs], warehouse, day - dt.timedelta(days=120), day, raise_on_error=False)
     elapsed = time.monotonic() - started
     proxy.close()
     status = "succeeded (finished before the freeze)" if result.success else failure_message(result).splitlines()[-1][:160]

@@ -91,7 +91,7 @@ class Warehouse(ConfigurableResource):
                      "COST_DB_STATEMENT_TIMEOUT_S": self.timeouts.statement_s,
                      "COST_DB_LOCK_TIMEOUT_S": self.timeouts.lock_s}[setting]
             limit = f" (gave up after {setting}={value:g} s)"
-        return f"warehouse {display_url(self.resolved_url)} (COST_WAREHOUSE_URL) failed{where}{limit}: {message}"
+        return f"warehouse {display_url(self.resolved_url)} (COST_WAREHOUSE_URL) cannot be used{where}{limit}: {message}"
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:
