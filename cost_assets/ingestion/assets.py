@@ -70,6 +70,7 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
     empty_days = checks.days_without_rows(day_range(first, last), items["date"], rejected_rows["date"])
 
     with warehouse.transaction() as conn:
+        warehouse.lock_window(conn, schema.daily_costs, first, last)  # what it holds cannot change under the check
         late = checks.late_days(empty_days, queries.days_with_costs(conn, first, last), result.complete_days)
         if late:  # an export not there yet must not replace good days with nothing
             raise checks.LateBillingData(checks.describe_late(late, source.name, result.metadata.get("source_uri")))

@@ -145,8 +145,7 @@ class Warehouse(ConfigurableResource):
         written, so two runs over the same days take turns instead of racing into a
         duplicate key; runs over other months go on side by side.
         """
-        if conn.dialect.name == "postgresql":
-            self._lock_months(conn, table, first, last)
+        self.lock_window(conn, table, first, last)
         column = table.c[date_column]
         conn.execute(delete(table).where(column >= first, column <= last))
         if rows.empty:
@@ -160,7 +159,11 @@ class Warehouse(ConfigurableResource):
             raise WarehouseError(self.describe_error(exc, [table.name])) from exc
         return len(rows)
 
-    def _lock_months(self, conn: Connection, table: Table, first: dt.date, last: dt.date) -> None:
+    def lock_window(self, conn: Connection, table: Table, first: dt.date, last: dt.date) -> None:
+        """Take (until the transaction ends) the PostgreSQL advisory lock of `table`'s months
+        first..last: readers that decide what to write take it before they read."""
+        if conn.dialect.name != "postgresql":
+            return  # SQLite has one writer at a time already
         months = sorted({day.year * 12 + day.month - 1 for day in day_range(first, last)})
         try:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:table), month) FROM unnest(CAST(:months AS integer[])) AS month "
