@@ -24,6 +24,10 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or used; the message names the URL (no password)."""
 
 
+class SchemaNotCurrentError(WarehouseError):
+    """The warehouse schema is not this release's (empty, behind or newer); the message names the command to run."""
+
+
 # URLs whose schema this process found (or made) current: schemas only move forward.
 _SCHEMA_READY: set[str] = set()
 
@@ -101,18 +105,19 @@ class Warehouse(ConfigurableResource):
             raise WarehouseError(f"warehouse {display_url(self.resolved_url)}: {exc}") from exc
         _SCHEMA_READY.add(self.resolved_url)
 
-    def require_current_schema(self) -> None:
-        """Refuse (WarehouseError naming the upgrade command) unless the schema is this release's.
-        Reads only: the API, sensors and schedules never change the warehouse."""
+    def require_current_schema(self, where: Optional[str] = None) -> None:
+        """Refuse (SchemaNotCurrentError naming the upgrade command) unless the schema is this release's.
+        Reads only: the API, sensors and schedules never change the warehouse. `where` names
+        the warehouse in the message (default: its masked URL)."""
         from cost_assets.resources import migrations
 
         if self.resolved_url in _SCHEMA_READY:
             return
         with self._translate_errors(), self.engine.connect() as conn:
             try:
-                migrations.require_current(conn, display_url(self.resolved_url))
+                migrations.require_current(conn, where or display_url(self.resolved_url))
             except migrations.WarehouseSchemaError as exc:
-                raise WarehouseError(str(exc)) from exc
+                raise SchemaNotCurrentError(str(exc)) from exc
         _SCHEMA_READY.add(self.resolved_url)
 
     @contextmanager

@@ -37,9 +37,6 @@ BASELINE = "0001_baseline"
 VERSION_TABLE = "alembic_version"
 UPGRADE_COMMAND = "cost-warehouse upgrade"
 UPGRADE_ATTEMPTS = 5
-# A table every release has written: its presence without alembic_version marks
-# a warehouse from before migrations.
-LEGACY_MARKER_TABLE = "daily_costs"
 
 
 class WarehouseSchemaError(RuntimeError):
@@ -79,20 +76,30 @@ def current(conn: Connection) -> Optional[str]:
 
 
 def is_unversioned_existing(conn: Connection) -> bool:
-    """Tables of a release from before migrations, and no alembic_version."""
+    """Cost tables written by a release from before migrations, and no alembic_version."""
     tables = set(inspect(conn).get_table_names())
-    return VERSION_TABLE not in tables and LEGACY_MARKER_TABLE in tables
+    return VERSION_TABLE not in tables and bool(tables & set(_baseline_metadata().tables))
+
+
+def _baseline_metadata():
+    return scripts().get_revision(BASELINE).module.metadata
+
+
+def view_statements(dialect: str) -> list[str]:
+    """The statements views.VIEWS issue to create every view on `dialect` (sqlite, postgresql), without running them."""
+    statements: list[str] = []
+    driver = {"postgresql": "postgresql+psycopg"}.get(dialect, dialect)
+    engine = create_mock_engine(f"{driver}://", lambda sql, *a, **k: statements.append(str(sql)))
+    for view in VIEWS:
+        view.create(engine)
+    return statements
 
 
 def views_fingerprint() -> str:
     """sha256 of the statements that create every view, on SQLite and PostgreSQL."""
     digest = hashlib.sha256()
-    for dialect in ("sqlite", "postgresql+psycopg"):
-        statements: list[str] = []
-        engine = create_mock_engine(f"{dialect}://", lambda sql, *a, **k: statements.append(str(sql)))
-        for view in VIEWS:
-            view.create(engine)
-        digest.update("\n".join(statements).encode())
+    for dialect in ("sqlite", "postgresql"):
+        digest.update("\n".join(view_statements(dialect)).encode())
     return digest.hexdigest()
 
 
@@ -109,7 +116,7 @@ def adopt_existing(conn: Connection) -> None:
     """Bring a warehouse from before migrations to the baseline, as its release's
     create_schema would have on the next run (missing tables, and missing columns
     an existing row can take), then stamp it at the baseline."""
-    baseline = scripts().get_revision(BASELINE).module.metadata
+    baseline = _baseline_metadata()
     baseline.create_all(conn)  # checkfirst: only the missing tables
     inspector = inspect(conn)
     for table in baseline.sorted_tables:
@@ -174,11 +181,12 @@ def upgrade(engine: Engine, target: str = "head", extra_version_locations: Itera
     raise AssertionError("unreachable")
 
 
-def require_current(conn: Connection, where: str) -> None:
+def require_current(conn: Connection, where: str, extra_version_locations: Iterable[Path] = ()) -> None:
     """Raise WarehouseSchemaError, naming the command to run, unless the warehouse is at this release's head.
     Reads only: the API, sensors and schedules call it."""
+    script_directory = scripts(extra_version_locations)
     revision = current(conn)
-    wanted = head()
+    wanted = script_directory.get_current_head()
     if revision == wanted:
         return
     if revision is None:
@@ -186,15 +194,15 @@ def require_current(conn: Connection, where: str) -> None:
                  if is_unversioned_existing(conn) else "has no cost tables yet")
         raise WarehouseSchemaError(f"warehouse {where} {state}: run `{UPGRADE_COMMAND}` (or any asset run) "
                                    f"to bring it to schema revision {wanted}")
-    if not _known(revision):
+    if not _known(script_directory, revision):
         raise WarehouseSchemaError(f"warehouse {where} is at schema revision {revision}, which this release "
                                    f"does not know (written by a newer release?): upgrade this code")
     raise WarehouseSchemaError(f"warehouse {where} is at schema revision {revision}, this release needs {wanted}: "
                                f"run `{UPGRADE_COMMAND}`")
 
 
-def _known(revision: str) -> bool:
+def _known(script_directory: ScriptDirectory, revision: str) -> bool:
     try:
-        return scripts().get_revision(revision) is not None
+        return script_directory.get_revision(revision) is not None
     except Exception:  # noqa: BLE001 - alembic raises several kinds for an unknown id
         return False
