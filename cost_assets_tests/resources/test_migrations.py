@@ -220,7 +220,7 @@ def totals_per_table(warehouse: Warehouse) -> dict[str, tuple]:
     return totals
 
 
-def test_a_warehouse_of_the_release_before_migrations_is_upgraded_and_keeps_every_row(warehouse, tmp_path):
+def test_a_warehouse_of_the_release_before_migrations_is_upgraded_and_keeps_every_row(warehouse, tmp_path, capsys):
     load_pre_migration_warehouse(warehouse, tmp_path)
     before = totals_per_table(warehouse)
     assert before["daily_costs"][0] > 0 and before["customer_unit_economics"][0] > 0
@@ -231,6 +231,7 @@ def test_a_warehouse_of_the_release_before_migrations_is_upgraded_and_keeps_ever
         warehouse.read("SELECT COUNT(*) FROM daily_costs")
 
     assert cost_warehouse(["--url", warehouse.resolved_url, "upgrade"]) == 0
+    assert "upgraded from a release from before schema migrations" in capsys.readouterr().out
 
     assert totals_per_table(warehouse) == before
     assert schema_diff(warehouse) == []

@@ -50,6 +50,7 @@ def config(connection: Optional[Connection] = None, extra_version_locations: Ite
     locations = [HERE / "versions", *map(Path, extra_version_locations)]
     cfg.set_main_option("version_locations", " ".join(str(location) for location in locations))
     cfg.set_main_option("path_separator", "space")
+    cfg.set_main_option("file_template", "%%(rev)s")  # rev ids read 0002_add_x
     cfg.attributes["connection"] = connection
     return cfg
 

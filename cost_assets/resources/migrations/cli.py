@@ -16,11 +16,13 @@ from cost_assets.resources.warehouse import WarehouseError, display_url, engine_
 
 
 def _upgrade(url: str) -> int:
+    with engine_for(url).connect() as conn:
+        origin = "a release from before schema migrations" if migrations.is_unversioned_existing(conn) else "nothing"
     before, after = migrations.upgrade(engine_for(url))
     if before == after:
         print(f"warehouse {display_url(url)} is at schema revision {after}: nothing to do")
     else:
-        print(f"warehouse {display_url(url)} upgraded from {before or 'nothing'} to schema revision {after}")
+        print(f"warehouse {display_url(url)} upgraded from {before or origin} to schema revision {after}")
     return 0
 
 
