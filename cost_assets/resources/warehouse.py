@@ -9,6 +9,7 @@ from typing import Iterator, Optional
 import pandas as pd
 from dagster import ConfigurableResource, InitResourceContext
 from psycopg import OperationalError as DriverOperationalError
+from pydantic import PrivateAttr
 from sqlalchemy import Connection, Engine, Table, delete, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import Executable
@@ -40,6 +41,7 @@ class Warehouse(ConfigurableResource):
     connect_timeout_s: Optional[float] = None
     statement_timeout_s: Optional[float] = None
     lock_timeout_s: Optional[float] = None
+    _migrates_on_use: bool = PrivateAttr(default=False)  # set for runs by setup_for_execution
 
     @property
     def resolved_url(self) -> str:
@@ -85,9 +87,9 @@ class Warehouse(ConfigurableResource):
             raise WarehouseError(self.describe_error(exc)) from exc
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        """A run (not a sensor or schedule) brings the warehouse to this release's schema as it starts."""
-        if context.dagster_run is not None:
-            self.create_schema()
+        # In a run (not a sensor or schedule) the first use, read or write, migrates the
+        # schema; it happens in the step, so a failure is reported where it is seen.
+        self._migrates_on_use = context.dagster_run is not None
 
     def create_schema(self) -> None:
         """Migrate the warehouse to this release's schema (Alembic upgrade to head), once per process.
@@ -128,8 +130,11 @@ class Warehouse(ConfigurableResource):
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
-        """A connection for reading, once the schema is known to be current (never DDL)."""
-        self.require_current_schema()
+        """A connection for reading, once the schema is current: checked (never DDL) outside runs."""
+        if self._migrates_on_use:
+            self.create_schema()
+        else:
+            self.require_current_schema()
         with self._translate_errors(), self.engine.connect() as conn:
             yield conn
 

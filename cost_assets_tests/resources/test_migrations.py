@@ -142,6 +142,16 @@ def test_parallel_steps_can_migrate_a_fresh_warehouse(warehouse):
     assert schema_diff(warehouse) == []
 
 
+def test_a_run_migrates_even_when_its_first_use_of_the_warehouse_is_a_read(sqlite_warehouse):
+    """cost_anomalies reads daily_costs before it writes: in a run, that read migrates."""
+    from cost_assets.anomalies.assets import cost_anomalies
+
+    day = dt.date(2026, 3, 10)
+    assert materialize_days([cost_anomalies], sqlite_warehouse, day, day).success
+    with sqlite_warehouse.engine.connect() as conn:
+        assert migrations.current(conn) == migrations.head()
+
+
 # --- readers never migrate ----------------------------------------------------------------------
 
 
