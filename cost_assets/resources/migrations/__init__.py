@@ -138,12 +138,14 @@ def adopt_existing(conn: Connection) -> None:
 def _lock(conn: Connection) -> None:
     """Serialize upgraders: parallel run steps (processes) may start on the same fresh warehouse."""
     if conn.dialect.name == "postgresql":
-        # A migration may rewrite large tables, and parallel steps wait for the one that
-        # migrates: the engine's statement and lock timeouts (COST_DB_*_TIMEOUT_S) are for queries.
+        # A migration may rewrite large tables (COST_DB_STATEMENT_TIMEOUT_S is for queries), and
+        # parallel steps wait for the one that migrates, however long; a table another session
+        # holds still fails the upgrade after COST_DB_LOCK_TIMEOUT_S.
         conn.execute(text("SET LOCAL statement_timeout = 0"))
         conn.execute(text("SET LOCAL lock_timeout = 0"))
         # Per schema: one database may hold several warehouses (one per search_path).
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.cost_assets_migrations'))"))
+        conn.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     elif conn.dialect.name == "sqlite":
         # pysqlite leaves DDL outside transactions; take the write lock now so the
         # whole upgrade is one transaction and a second upgrader waits, then finds it done.
