@@ -12,7 +12,7 @@ from cost_assets.api import models
 from cost_assets.api.dependencies import ApiState, authorized, strict_query
 from cost_assets.api.routes import anomalies, customers, dashboard, services, teams, trend, waste
 from cost_assets.api.security import SECURITY_HEADERS, RefuseQueryToken, SecurityHeaders
-from cost_assets.resources.warehouse import Warehouse, WarehouseError
+from cost_assets.resources.warehouse import SchemaNotCurrentError, Warehouse, WarehouseError
 from cost_assets.settings import API_TIMEOUTS, get_settings
 
 log = logging.getLogger("cost_api")
@@ -49,6 +49,12 @@ def create_app(warehouse_url: str, token: Optional[str], allow_no_auth: bool = F
         log.error("warehouse unavailable serving %s: %s", request.url.path, exc)
         return JSONResponse(status_code=503, content={"detail": "warehouse unavailable, try again later"},
                             headers={"Retry-After": "30"})
+
+    @app.exception_handler(SchemaNotCurrentError)
+    async def _schema_not_current(request: Request, exc: SchemaNotCurrentError) -> JSONResponse:
+        # Not "try again later": an operator has to migrate the warehouse; the message says how.
+        log.error("serving %s: %s", request.url.path, exc)
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONResponse:  # no stack traces to clients

@@ -114,6 +114,8 @@ def warehouse(request: Request) -> Rows:
     def rows(statement) -> list[dict]:
         # Unreachable, or past the API's own timeouts (a locked table, a stalled server): 503.
         try:
+            # The API reads only: a schema that is not this release's is refused, never migrated.
+            resource.require_current_schema(where="of this API")
             conn = resource.engine.connect()
         except DBAPIError as exc:
             raise WarehouseError(resource.describe_error(exc)) from exc

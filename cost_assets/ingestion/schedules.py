@@ -33,7 +33,7 @@ def refresh_range(now: dt.datetime, days: int = REFRESH_DAYS) -> tuple[dt.date, 
 def daily_refresh_schedule(context: ScheduleEvaluationContext, warehouse: Warehouse) -> RunRequest:
     first, last = refresh_range(context.scheduled_execution_time)
     try:
-        with warehouse.transaction() as conn:
+        with warehouse.reader() as conn:  # a schedule reads; runs migrate the schema
             oldest = queries.oldest_estimated_day(conn, last - dt.timedelta(days=MAX_REVISION_DAYS - 1), last)
     except WarehouseError as exc:
         # The run still starts, and fails on the warehouse with the same message where it is seen.

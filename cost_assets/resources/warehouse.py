@@ -3,53 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
 import pandas as pd
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from psycopg import OperationalError as DriverOperationalError
-from sqlalchemy import Connection, Engine, Table, delete, inspect, text
+from pydantic import PrivateAttr
+from sqlalchemy import Connection, Engine, Table, delete, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.schema import CreateColumn, SetColumnComment
 from sqlalchemy.sql import Executable
 
 from cost_assets import settings
 from cost_assets.partitions import day_range
 from cost_assets.settings import DatabaseTimeouts
-from cost_assets.resources import schema
 from cost_assets.resources.bulk import insert_rows
 from cost_assets.resources.database import display_url, engine_for, tables_in, timeout_setting  # noqa: F401 (re-exported)
-from cost_assets.resources.views import VIEWS
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or used; the message names the URL (no password)."""
 
 
+class SchemaNotCurrentError(WarehouseError):
+    """The warehouse schema is not this release's (empty, behind or newer); the message names the command to run."""
+
+
+# URLs whose schema this process found (or made) current: schemas only move forward.
 _SCHEMA_READY: set[str] = set()
-SCHEMA_ATTEMPTS = 5
-
-
-def _add_new_columns(conn: Connection) -> None:
-    """Add the columns a newer release declares to tables an older one created.
-
-    Only additions, and only of columns an existing row can take (nullable, or
-    with a server default); anything else needs a hand-written migration.
-    """
-    inspector = inspect(conn)
-    for table in schema.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable and column.server_default is None:
-                raise WarehouseError(f"{table.name}.{column.name} is missing from the warehouse and cannot be added "
-                                     "to existing rows (NOT NULL without a default)")
-            conn.execute(text(f"ALTER TABLE {table.name} ADD {CreateColumn(column).compile(dialect=conn.dialect)}"))
-            if conn.dialect.supports_comments and column.comment:
-                conn.execute(SetColumnComment(column))
 
 
 class Warehouse(ConfigurableResource):
@@ -60,6 +41,7 @@ class Warehouse(ConfigurableResource):
     connect_timeout_s: Optional[float] = None
     statement_timeout_s: Optional[float] = None
     lock_timeout_s: Optional[float] = None
+    _migrates_on_use: bool = PrivateAttr(default=False)  # set for runs by setup_for_execution
 
     @property
     def resolved_url(self) -> str:
@@ -104,30 +86,56 @@ class Warehouse(ConfigurableResource):
         except DriverOperationalError as exc:  # raised by the driver itself on the COPY paths
             raise WarehouseError(self.describe_error(exc)) from exc
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # In a run (not a sensor or schedule) the first use, read or write, migrates the
+        # schema; it happens in the step, so a failure is reported where it is seen.
+        self._migrates_on_use = context.dagster_run is not None
+
     def create_schema(self) -> None:
-        """Create missing tables (with keys and comments) and the views, once per process."""
+        """Migrate the warehouse to this release's schema (Alembic upgrade to head), once per process.
+
+        The write path only: runs call it; readers call require_current_schema instead.
+        """
+        from cost_assets.resources import migrations
+
         if self.resolved_url in _SCHEMA_READY:
             return
-        for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with self._translate_errors():
+                migrations.upgrade(self.engine)
+        except migrations.WarehouseSchemaError as exc:
+            raise WarehouseError(f"warehouse {display_url(self.resolved_url)}: {exc}") from exc
+        _SCHEMA_READY.add(self.resolved_url)
+
+    def require_current_schema(self, where: Optional[str] = None) -> None:
+        """Refuse (SchemaNotCurrentError naming the upgrade command) unless the schema is this release's.
+        Reads only: the API, sensors and schedules never change the warehouse. `where` names
+        the warehouse in the message (default: its masked URL)."""
+        from cost_assets.resources import migrations
+
+        if self.resolved_url in _SCHEMA_READY:
+            return
+        with self._translate_errors(), self.engine.connect() as conn:
             try:
-                with self._translate_errors(), self.engine.begin() as conn:
-                    schema.metadata.create_all(conn)
-                    _add_new_columns(conn)
-                    for view in VIEWS:
-                        view.create(conn)
-                break
-            except (WarehouseError, DBAPIError):
-                # Parallel run steps (processes) may create the same table at the same
-                # moment on a fresh warehouse; the next pass finds it and skips it.
-                if attempt == SCHEMA_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+                migrations.require_current(conn, where or display_url(self.resolved_url))
+            except migrations.WarehouseSchemaError as exc:
+                raise SchemaNotCurrentError(str(exc)) from exc
         _SCHEMA_READY.add(self.resolved_url)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         self.create_schema()
         with self._translate_errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A connection for reading, once the schema is current: checked (never DDL) outside runs."""
+        if self._migrates_on_use:
+            self.create_schema()
+        else:
+            self.require_current_schema()
+        with self._translate_errors(), self.engine.connect() as conn:
             yield conn
 
     def replace_window(
@@ -179,8 +187,7 @@ class Warehouse(ConfigurableResource):
 
     def read(self, query: Executable | str, **params) -> pd.DataFrame:
         statement = text(query) if isinstance(query, str) else query
-        self.create_schema()
-        with self._translate_errors(), self.engine.connect() as conn:
+        with self.reader() as conn:
             return pd.read_sql(statement, conn, params=params or None)
 
     def dialect(self) -> str:

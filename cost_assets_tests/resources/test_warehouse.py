@@ -50,29 +50,9 @@ def test_replace_window_rewrites_only_the_window_in_one_transaction(warehouse):
     assert counts["n"].tolist() == [3, 4]
 
 
-def _create_schema_at_once(url: str, barrier) -> None:
-    barrier.wait()
-    Warehouse(url=url).create_schema()
-
-
-def test_parallel_steps_can_create_the_schema_of_a_fresh_warehouse(tmp_path):
-    """A multiprocess run starts several steps at once on an empty warehouse (the CLI range run does)."""
-    import multiprocessing
-
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(6)
-    workers = [context.Process(target=_create_schema_at_once, args=(url, barrier)) for _ in range(6)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [worker.exitcode for worker in workers] == [0] * 6
-    assert Warehouse(url=url).read("SELECT COUNT(*) AS n FROM daily_costs")["n"].iloc[0] == 0
-
-
 def test_a_warehouse_from_an_older_release_gets_the_new_columns(warehouse):
-    # daily_team_costs as the release before is_estimated created it, with a row in it.
+    # daily_team_costs as the release before is_estimated created it, with a row in it: adopting a
+    # warehouse from before migrations brings it to the baseline first (migrations.adopt_existing).
     with warehouse.engine.begin() as conn:
         conn.execute(text("CREATE TABLE daily_team_costs (date DATE NOT NULL, team VARCHAR(128) NOT NULL, "
                           "billed_cost NUMERIC(20, 6) NOT NULL, effective_cost NUMERIC(20, 6) NOT NULL, "

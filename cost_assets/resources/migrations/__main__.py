@@ -1,0 +1,5 @@
+import sys
+
+from cost_assets.resources.migrations.cli import main
+
+sys.exit(main())
