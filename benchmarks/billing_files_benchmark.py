@@ -162,7 +162,7 @@ def child(uri: str, first: dt.date, last: dt.date) -> None:
     """One measured run: billing_costs for first..last, then print JSON figures."""
     os.environ["COST_SOURCE_URI"] = uri
     from cost_assets.ingestion.assets import billing_costs
-    from cost_assets.resources.billing import BillingSourceResource
+    from cost_assets.ingestion.billing_source import BillingSourceResource
     from cost_assets.resources.warehouse import Warehouse
     from cost_assets_tests.helpers import materialize_days
 

@@ -7,7 +7,7 @@ import datetime as dt
 from dagster import DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse
 

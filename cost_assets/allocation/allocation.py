@@ -349,16 +349,16 @@ def describe_driver_gap(gap) -> str:
 def conservation_gaps(totals: pd.DataFrame, tolerance: float = RECONCILIATION_TOLERANCE_USD) -> pd.DataFrame:
     """Days whose allocated + unallocated cost differs from the bill by more than `tolerance`.
 
-    `totals` has date, billed (daily_costs.effective_cost), allocated, unallocated per day.
+    `totals` has date, effective (daily_costs.effective_cost), allocated, unallocated per day.
     """
-    totals = totals.fillna({"billed": 0.0, "allocated": 0.0, "unallocated": 0.0})
-    difference = (totals["allocated"] + totals["unallocated"] - totals["billed"]).round(6)
+    totals = totals.fillna({"effective": 0.0, "allocated": 0.0, "unallocated": 0.0})
+    difference = (totals["allocated"] + totals["unallocated"] - totals["effective"]).round(6)
     return totals.assign(difference=difference)[difference.abs() > tolerance].sort_values("date")
 
 
 def describe_gaps(gaps: pd.DataFrame) -> str:
     days = ", ".join(
-        f"{row.date} (daily_costs {row.billed:.2f}, allocated {row.allocated:.2f} + unallocated {row.unallocated:.2f})"
+        f"{row.date} (daily_costs {row.effective:.2f}, allocated {row.allocated:.2f} + unallocated {row.unallocated:.2f})"
         for row in gaps.head(10).itertuples()
     )
     return (f"allocation does not conserve cost on {len(gaps)} day(s): {days}; "

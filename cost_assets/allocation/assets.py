@@ -148,16 +148,16 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
     driver_gaps = summary.driver_gaps(rules)
     for gap in driver_gaps.itertuples():
         context.log.warning(describe_driver_gap(gap))
-    billed = float(totals["billed"].sum())
+    effective = float(totals["effective"].sum())
     yield MaterializeResult(
         asset_key="customer_cost_allocation",
         metadata={
             "rules_file": rules.path,
-            "days_with_costs": int((totals["billed"] != 0).sum()),
+            "days_with_costs": int((totals["effective"] != 0).sum()),
             "row_count": summary.rows["allocated"],
-            "total_billed_cost": money(billed),
+            "total_effective_cost": money(effective),
             "total_allocated_cost": money(totals["allocated"].sum()),
-            "allocated_share": round(float(totals["allocated"].sum()) / billed, 4) if billed else 0.0,
+            "allocated_share": round(float(totals["allocated"].sum()) / effective, 4) if effective else 0.0,
             "top_customers": table(summary.total("customer", ["customer_id"], "allocated_cost"), limit=20),
             "by_rule": table(summary.total("rule", ["allocation_method", "rule"], "allocated_cost")),
             "drivers_without_metrics": table(driver_gaps),
@@ -170,7 +170,7 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
                 metadata={
                     "days": len(totals),
                     "largest_difference_usd": float(
-                        (totals["allocated"] + totals["unallocated"] - totals["billed"]).abs().max().round(6)
+                        (totals["allocated"] + totals["unallocated"] - totals["effective"]).abs().max().round(6)
                     ) if len(totals) else 0.0,
                     "tolerance_usd": RECONCILIATION_TOLERANCE_USD,
                 },

@@ -62,9 +62,9 @@ def _per_day(conn: Connection, table, value, label: str, first: dt.date, last: d
 
 
 def conservation_totals(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Per day: billed (daily_costs.effective_cost), allocated and unallocated totals as written."""
-    billed = _per_day(conn, daily_costs, daily_costs.c.effective_cost, "billed", first, last)
+    """Per day: effective (daily_costs.effective_cost), allocated and unallocated totals as written."""
+    effective = _per_day(conn, daily_costs, daily_costs.c.effective_cost, "effective", first, last)
     allocated = _per_day(conn, customer_cost_allocation, customer_cost_allocation.c.allocated_cost, "allocated", first, last)
     unallocated = _per_day(conn, unallocated_costs, unallocated_costs.c.cost, "unallocated", first, last)
-    totals = billed.merge(allocated, on="date", how="outer").merge(unallocated, on="date", how="outer")
+    totals = effective.merge(allocated, on="date", how="outer").merge(unallocated, on="date", how="outer")
     return totals.fillna(0.0).sort_values("date").reset_index(drop=True)

@@ -18,21 +18,21 @@ from cost_assets.resources.warehouse import Warehouse
 
 GROUP = "anomalies"
 # History behind each scored day: the weekday profile, the level and the drift windows.
-LOOKBACK_DAYS = 120
+HISTORY_DAYS = 120
 DETECTION_COLUMNS = ["severity", "detector", "actual_cost", "expected_cost", "impact_usd", "score",
                      "is_provisional", "incident_id"]
 # dimension value in cost_anomalies_by_dimension -> daily_costs column
 DIMENSIONS = {"team": "team", "account": "account_id"}
 # Both anomaly assets score each day of their window against the same trailing daily_costs.
 DAILY_ANOMALY_ASSET = dict(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
-                           deps=[trailing_dependency("daily_costs", LOOKBACK_DAYS)])
+                           deps=[trailing_dependency("daily_costs", HISTORY_DAYS)])
 
 
 def _detect(
     warehouse: Warehouse, first: dt.date, last: dt.date, key: str, settings: AnomalySettings
 ) -> tuple[pd.DataFrame, int]:
     """Anomalies of first..last per value of daily_costs' `key` column, and how many values were scored."""
-    history = cost_history(queries.cost_days(warehouse, first - dt.timedelta(days=LOOKBACK_DAYS), last, key), key)
+    history = cost_history(queries.cost_days(warehouse, first - dt.timedelta(days=HISTORY_DAYS), last, key), key)
     return detect_anomalies(history, day_range(first, last), settings), int(history["key"].nunique())
 
 

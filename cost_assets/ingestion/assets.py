@@ -25,7 +25,7 @@ from cost_assets.partitions import (
     window_days,
 )
 from cost_assets.resources import schema
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.rules import load_rules

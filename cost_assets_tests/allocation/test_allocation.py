@@ -278,7 +278,7 @@ def test_customers_by_day_uses_the_latest_snapshot_on_or_before_each_day():
 def test_conservation_gaps_flag_days_off_by_more_than_a_cent():
     totals = pd.DataFrame({
         "date": [DAY, NEXT_DAY, NEXT_DAY + dt.timedelta(days=1)],
-        "billed": [100.0, 100.0, 50.0],
+        "effective": [100.0, 100.0, 50.0],
         "allocated": [60.0, 60.0, 0.0],
         "unallocated": [40.005, 39.98, None],
     })

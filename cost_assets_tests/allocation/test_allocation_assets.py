@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from cost_assets.allocation import assets as allocation_assets
 from cost_assets.allocation.assets import CONSERVATION_CHECK, cost_allocation
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.rules import DEFAULT_RULES_PATH, DEMO_RULES_PATH
 from cost_assets_tests.helpers import failure_message, materialize_days
@@ -33,8 +33,8 @@ def tables(warehouse) -> dict[str, pd.DataFrame]:
 
 def day_balance(warehouse) -> pd.DataFrame:
     return warehouse.read(
-        "SELECT b.date, b.billed, a.allocated, u.unallocated FROM "
-        "(SELECT date, SUM(effective_cost) AS billed FROM daily_costs GROUP BY date) b "
+        "SELECT b.date, b.effective, a.allocated, u.unallocated FROM "
+        "(SELECT date, SUM(effective_cost) AS effective FROM daily_costs GROUP BY date) b "
         "JOIN (SELECT date, SUM(allocated_cost) AS allocated FROM customer_cost_allocation GROUP BY date) a ON a.date = b.date "
         "JOIN (SELECT date, SUM(cost) AS unallocated FROM unallocated_costs GROUP BY date) u ON u.date = b.date "
         "ORDER BY b.date"
@@ -49,7 +49,7 @@ def test_demo_days_are_allocated_conserved_and_rerunning_is_idempotent(warehouse
 
     balance = day_balance(warehouse)
     assert len(balance) == 3
-    assert ((balance["allocated"] + balance["unallocated"] - balance["billed"]).abs() <= 0.01).all()
+    assert ((balance["allocated"] + balance["unallocated"] - balance["effective"]).abs() <= 0.01).all()
     reasons = set(warehouse.read("SELECT DISTINCT reason FROM unallocated_costs")["reason"])
     assert reasons == {"internal", "untagged", "unknown_customer"}
     assert warehouse.read("SELECT COUNT(*) AS n FROM customer_overhead_allocation")["n"].iloc[0] > 0

@@ -14,7 +14,7 @@ import pytest
 
 from cost_assets.ingestion.assets import billing_costs
 from cost_assets.ingestion.rejected import max_unreadable_amounts
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.settings import SettingError
 from cost_assets_tests.helpers import failure_message, materialize_days
 from cost_assets_tests.ingestion.billing_files import (

@@ -13,7 +13,7 @@ from cost_assets.ingestion.sources import files as files_module
 from cost_assets.ingestion.sources.cur2 import Cur2Source, parse_cur2
 from cost_assets.ingestion.sources.files import BillingFileError
 from cost_assets.ingestion.sources.tags import no_tags
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.rules import load_rules
 from cost_assets_tests.helpers import failure_message, materialize_days
 from cost_assets_tests.ingestion.billing_files import (  # noqa: F401 - fixtures

@@ -13,7 +13,7 @@ from cost_assets.ingestion.line_items import BadCostDataError, prepare_line_item
 from cost_assets.ingestion.sources import get_source
 from cost_assets.ingestion.sources.files import BillingFileError
 from cost_assets.ingestion.sources.focus import FocusSource
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.rules import load_rules
 from cost_assets.settings import SettingError
 from cost_assets_tests.helpers import failure_message, materialize_days

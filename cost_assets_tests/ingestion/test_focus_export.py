@@ -14,7 +14,7 @@ from cost_assets.ingestion.focus_export import export_focus_costs, read_focus_co
 from cost_assets.ingestion.line_items import prepare_line_items, to_daily_costs
 from cost_assets.ingestion.sources.focus import FocusSource
 from cost_assets.resources import schema
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.focus_costs import FOCUS_1_2_MANDATORY
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.rules import load_rules

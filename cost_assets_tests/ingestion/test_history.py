@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 from cost_assets.ingestion.assets import billing_costs
 from cost_assets.ingestion.sources.cur2 import Cur2Source
 from cost_assets.partitions import days_before_partitions, first_partition_day
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.rules import load_rules
 from cost_assets.settings import partitions_start_date
 from cost_assets_tests.helpers import materialize_days

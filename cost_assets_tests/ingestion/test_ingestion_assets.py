@@ -8,7 +8,7 @@ from cost_assets.demo import company
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.ingestion.sources.base import SourceResult
 from cost_assets.resources import billing as billing_module
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse, WarehouseError
 from cost_assets_tests.helpers import failure_message, materialize_days

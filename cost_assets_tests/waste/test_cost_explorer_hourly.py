@@ -6,7 +6,7 @@ import pytest
 
 from cost_assets.ingestion.assets import billing_costs
 from cost_assets.ingestion.sources.cost_explorer import CostExplorerSource, make_client
-from cost_assets.resources.billing import BillingSourceResource
+from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.waste import queries
 from cost_assets.waste.assets import off_hours_waste
 from cost_assets_tests.helpers import materialize_days
@@ -36,7 +36,7 @@ def cost_explorer(monkeypatch, moto_ce):  # noqa: F811
             state["refused"] = refuse_hourly(ce.client, *state["refuse"])
         return ce
 
-    monkeypatch.setattr("cost_assets.resources.billing.get_source", source)
+    monkeypatch.setattr("cost_assets.ingestion.billing_source.get_source", source)
     return state
 
 
