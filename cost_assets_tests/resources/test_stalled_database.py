@@ -88,9 +88,9 @@ def _totals(warehouse: Warehouse) -> dict:
     }
 
 
-def _run_in_own_process(url: str, first: dt.date, last: dt.date) -> tuple[bool, str]:
+def _run_in_own_process(url: str, first: dt.date, last: dt.date, outcomes) -> None:
     result = materialize_days([*INGESTION, cost_allocation], Warehouse(url=url), first, last, raise_on_error=False)
-    return result.success, "" if result.success else failure_message(result)
+    outcomes.put((result.success, "" if result.success else failure_message(result)))
 
 
 @pytest.mark.postgres
@@ -103,16 +103,26 @@ def test_two_overlapping_runs_take_turns_and_equal_one_clean_run(postgres_schema
 
     # Two run workers, as the queued run coordinator would start them, made to
     # overlap: both wait behind a held lock on daily_costs, then go at once.
+    context = multiprocessing.get_context("spawn")
+    outcomes = context.Queue()
+    workers = [context.Process(target=_run_in_own_process, args=(postgres_schema_url, first, last, outcomes))
+               for _ in range(2)]
     lock = TableLock(postgres_schema_url, "daily_costs")
     try:
-        with multiprocessing.get_context("spawn").Pool(2) as pool:
-            pending = pool.starmap_async(_run_in_own_process, [(postgres_schema_url, first, last)] * 2)
-            _wait_for_lock_waiters(lock, 2)
-            lock.release()
-            outcomes = pending.get(timeout=300)
+        for worker in workers:
+            worker.start()
+        _wait_for_lock_waiters(lock, 2)
+        lock.release()
+        # Each worker ends on its own once its run is done (no terminate: Dagster handles SIGTERM).
+        results = [outcomes.get(timeout=300) for _ in workers]
+        for worker in workers:
+            worker.join(60)
     finally:
         lock.release()
-    for success, message in outcomes:  # a loser, if any, says what happened; never a raw driver error
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+    for success, message in results:  # a loser, if any, says what happened; never a raw driver error
         assert success or ("another run is writing" in message and "UniqueViolation" not in message), message
     assert _totals(warehouse) == clean
 
