@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 from cost_assets.demo import company
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.ingestion.sources.base import SourceResult
-from cost_assets.resources import billing as billing_module
+from cost_assets.ingestion import billing_source as billing_module
 from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse, WarehouseError
