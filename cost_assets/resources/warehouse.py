@@ -169,19 +169,26 @@ class Warehouse(ConfigurableResource):
 
     def lock_window(self, conn: Connection, table: Table, first: dt.date, last: dt.date) -> None:
         """Take (until the transaction ends) the PostgreSQL advisory lock of `table`'s months
-        first..last: readers that decide what to write take it before they read."""
+        first..last: readers that decide what to write take it before they read.
+
+        Another run writing those months is waited for up to COST_DB_STATEMENT_TIMEOUT_S
+        (runs queue behind each other), not the lock timeout meant for stray table locks.
+        """
         if conn.dialect.name != "postgresql":
             return  # SQLite has one writer at a time already
         months = sorted({day.year * 12 + day.month - 1 for day in day_range(first, last)})
+        timeouts = self.timeouts
         try:
+            conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{int(timeouts.statement_s * 1000)}"})
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:table), month) FROM unnest(CAST(:months AS integer[])) AS month "
                               "ORDER BY month"), {"table": f"cost_assets.{table.name}", "months": months})
+            conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{int(timeouts.lock_s * 1000)}"})
         except OperationalError as exc:
-            if timeout_setting(str(exc.orig)) != "COST_DB_LOCK_TIMEOUT_S":
+            if timeout_setting(str(exc.orig)) is None:
                 raise
             raise WarehouseError(
                 f"another run is writing {table.name} for {first}..{last} in warehouse "
-                f"{display_url(self.resolved_url)}; this run waited COST_DB_LOCK_TIMEOUT_S={self.timeouts.lock_s:g} s "
+                f"{display_url(self.resolved_url)}; this run waited COST_DB_STATEMENT_TIMEOUT_S={timeouts.statement_s:g} s "
                 "for it and gave up: re-run it when the other run has finished"
             ) from exc
 

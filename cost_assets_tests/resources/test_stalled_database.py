@@ -2,6 +2,7 @@
 
 import datetime as dt
 import multiprocessing
+import threading
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from cost_assets.analytics.assets import team_daily_costs
 from cost_assets.api.app import create_app
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.resources.database import normalize_url
-from cost_assets.resources import database
+from cost_assets.resources import database, schema
 from cost_assets.resources.warehouse import Warehouse, WarehouseError
 from cost_assets_tests.freezing_proxy import FreezingProxy
 from cost_assets_tests.helpers import failure_message, materialize_days
@@ -166,3 +167,44 @@ def test_an_api_request_on_a_locked_table_answers_503_in_time(postgres_schema_ur
         lock.release()
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     assert elapsed < 10, elapsed
+
+
+class OtherRunWriting:
+    """Another run's write transaction, holding daily_costs' advisory lock for `day`'s month."""
+
+    def __init__(self, url: str, day: dt.date):
+        self.warehouse = Warehouse(url=url)
+        self.conn = self.warehouse.engine.connect()
+        self.transaction = self.conn.begin()
+        self.warehouse.lock_window(self.conn, schema.daily_costs, day, day)
+
+    def finish(self) -> None:
+        if not self.conn.closed:
+            self.transaction.commit()
+            self.conn.close()
+
+
+@pytest.mark.postgres
+def test_a_run_waits_for_another_run_writing_its_month_beyond_the_lock_timeout(postgres_schema_url):
+    materialize_days([billing_costs], Warehouse(url=postgres_schema_url), DAY, DAY)
+    other = OtherRunWriting(postgres_schema_url, DAY)
+    threading.Timer(3.0, other.finish).start()
+    started = time.monotonic()
+    result = materialize_days([billing_costs], Warehouse(url=postgres_schema_url, lock_timeout_s=1), DAY, DAY)
+    assert result.success
+    assert time.monotonic() - started >= 2.5  # it waited for the other run, past its 1 s lock timeout
+
+
+@pytest.mark.postgres
+def test_a_run_that_waits_past_the_statement_timeout_for_another_run_says_so(postgres_schema_url):
+    materialize_days([billing_costs], Warehouse(url=postgres_schema_url), DAY, DAY)
+    other = OtherRunWriting(postgres_schema_url, DAY)
+    try:
+        result = materialize_days([billing_costs], Warehouse(url=postgres_schema_url, statement_timeout_s=2), DAY, DAY,
+                                  raise_on_error=False)
+    finally:
+        other.finish()
+    assert not result.success
+    message = failure_message(result)
+    assert f"another run is writing daily_costs for {DAY}..{DAY}" in message
+    assert "COST_DB_STATEMENT_TIMEOUT_S=2" in message
