@@ -130,10 +130,6 @@ class Settings:
     alert_webhook_url: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
 
-    @property
-    def warehouse_is_default(self) -> bool:
-        return env("COST_WAREHOUSE_URL") is None
-
 
 def _source() -> str:
     source = env("COST_SOURCE", "demo")
