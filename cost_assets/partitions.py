@@ -6,14 +6,22 @@ import datetime as dt
 
 from dagster import AssetDep, BackfillPolicy, DailyPartitionsDefinition, TimeWindow, TimeWindowPartitionMapping
 
-from cost_assets.settings import partitions_start_date
+from cost_assets.settings import get_settings, partitions_start_date
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=partitions_start_date().isoformat(), timezone="UTC", end_offset=0
 )
 
-# A backfill over any range is one run; assets read their whole time window.
-single_run = BackfillPolicy.single_run()
+
+def _backfill_policy() -> BackfillPolicy:
+    """One run per backfill (assets read their whole window), or runs of at most
+    COST_BACKFILL_RUN_DAYS days that the run queue can execute side by side."""
+    days = get_settings().backfill_run_days
+    return BackfillPolicy.multi_run(max_partitions_per_run=days) if days else BackfillPolicy.single_run()
+
+
+backfill_policy = _backfill_policy()
+single_run = backfill_policy  # the name the asset modules import today
 
 
 def trailing_dependency(asset: str, days_before: int) -> AssetDep:

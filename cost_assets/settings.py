@@ -114,6 +114,7 @@ class Settings:
     app_db_url: str | None
     allocation_rules: str | None
     partitions_start: dt.date
+    backfill_run_days: int
     db_timeouts: DatabaseTimeouts
     api_host: str
     api_port: int
@@ -152,6 +153,7 @@ def _read_settings() -> Settings:
         app_db_url=env("COST_APP_DB_URL"),
         allocation_rules=env("COST_ALLOCATION_RULES"),
         partitions_start=parse_date_setting("COST_PARTITIONS_START", DEFAULT_PARTITIONS_START),
+        backfill_run_days=int_setting("COST_BACKFILL_RUN_DAYS", 0, minimum=0),
         db_timeouts=DatabaseTimeouts(
             connect_s=float_setting("COST_DB_CONNECT_TIMEOUT_S", DEFAULT_TIMEOUTS.connect_s, maximum=3600),
             statement_s=float_setting("COST_DB_STATEMENT_TIMEOUT_S", DEFAULT_TIMEOUTS.statement_s, maximum=86400),
