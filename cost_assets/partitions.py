@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from dagster import AssetDep, BackfillPolicy, DailyPartitionsDefinition, TimeWindow, TimeWindowPartitionMapping
 
+from sqlalchemy import Connection
+
 from cost_assets.settings import get_settings, partitions_start_date
+
+if TYPE_CHECKING:
+    from cost_assets.resources.warehouse import Warehouse
+
+T = TypeVar("T")
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=partitions_start_date().isoformat(), timezone="UTC", end_offset=0
@@ -65,3 +74,38 @@ def day_chunks(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date, 
     """first..last cut into consecutive [start, end] spans of at most `days` days."""
     starts = day_range(first, last)[::days]
     return [(start, min(start + dt.timedelta(days=days - 1), last)) for start in starts]
+
+
+class ChunkFailed(RuntimeError):
+    """A chunk of a run failed: the message says which days were committed before it."""
+
+
+def describe_spans(spans: list[tuple[dt.date, dt.date]]) -> str:
+    if not spans:
+        return "none"
+    return f"{spans[0][0].isoformat()}..{spans[-1][1].isoformat()}"
+
+
+def commit_in_chunks(
+    warehouse: "Warehouse", first: dt.date, last: dt.date, write_chunk: Callable[[Connection, dt.date, dt.date], T],
+    log: logging.Logger | None = None, table_names: str = "",
+) -> list[T]:
+    """Run `write_chunk(conn, start, end)` over first..last in chunks of COST_RUN_CHUNK_DAYS days,
+    each in a transaction of its own: a run's memory depends on the chunk, not the range, and
+    a failure keeps every committed chunk and leaves the later days as they were."""
+    committed: list[tuple[dt.date, dt.date]] = []
+    results = []
+    for start, end in day_chunks(first, last, get_settings().run_chunk_days):
+        try:
+            with warehouse.transaction() as conn:
+                results.append(write_chunk(conn, start, end))
+        except Exception as exc:
+            raise ChunkFailed(
+                f"{table_names or 'the run'} failed on days {start.isoformat()}..{end.isoformat()}: {exc}\n"
+                f"committed before the failure: days {describe_spans(committed)}; days {start.isoformat()}.."
+                f"{last.isoformat()} were left as they were (COST_RUN_CHUNK_DAYS={get_settings().run_chunk_days})"
+            ) from exc
+        committed.append((start, end))
+        if log is not None and (start, end) != (first, last):
+            log.info(f"{table_names or 'chunk'}: committed days {start.isoformat()}..{end.isoformat()}")
+    return results

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 from dagster import DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from sqlalchemy import Boolean, Date, DateTime, Float, Numeric
 
 from cost_assets.ingestion.billing_source import BillingSourceResource
+from cost_assets.resources import schema
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse
 
@@ -38,3 +41,36 @@ def failure_message(result) -> str:
         messages.append(error.message)
         error = error.cause
     return "\n".join(messages)
+
+
+def _comparable(value, column_type):
+    """One value as both warehouses give it back: days, hours, flags, money to the micro-dollar."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(column_type, DateTime):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(column_type, Date):
+        return pd.Timestamp(value).date().isoformat()
+    if isinstance(column_type, Boolean):
+        return bool(value)
+    if isinstance(column_type, (Numeric, Float)):
+        return round(float(value), 6)
+    return value
+
+
+def table_contents(warehouse: Warehouse) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted."""
+    contents = {}
+    for table in schema.metadata.sorted_tables:
+        frame = warehouse.read(f"SELECT * FROM {table.name}")
+        types = [table.c[name].type for name in frame.columns]
+        rows = (tuple(_comparable(v, t) for v, t in zip(row, types)) for row in frame.itertuples(index=False))
+        contents[table.name] = sorted(rows, key=repr)
+    return contents
+
+
+def empty_tables(warehouse: Warehouse) -> None:
+    """Delete every row, keeping the schema (to compare two ways of filling one warehouse)."""
+    with warehouse.transaction() as conn:
+        for table in schema.metadata.sorted_tables:
+            conn.execute(table.delete())

@@ -12,17 +12,14 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
-from sqlalchemy import Boolean, Date, DateTime, Float, Numeric
 
 from cost_assets.allocation.assets import cost_allocation
 from cost_assets.analytics.assets import team_daily_costs
 from cost_assets.definitions import defs
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
-from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
-from cost_assets_tests.helpers import failure_message, materialize_days
+from cost_assets_tests.helpers import empty_tables, failure_message, materialize_days, table_contents
 
 # Assets whose days depend only on the same day's inputs: a month's run of them
 # never reads another month's output.
@@ -34,32 +31,6 @@ OCTOBER, NOVEMBER = (FIRST, dt.date(2026, 10, 31)), (dt.date(2026, 11, 1), LAST)
 def _trailing_assets():
     day_local = {key for asset in DAY_LOCAL for key in asset.keys}
     return [asset for asset in defs.assets if not set(asset.keys) <= day_local]
-
-
-def _comparable(value, column_type):
-    """One value as both warehouses give it back: days, hours, flags, money to the micro-dollar."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(column_type, DateTime):
-        return pd.Timestamp(value).isoformat()
-    if isinstance(column_type, Date):
-        return pd.Timestamp(value).date().isoformat()
-    if isinstance(column_type, Boolean):
-        return bool(value)
-    if isinstance(column_type, (Numeric, Float)):
-        return round(float(value), 6)
-    return value
-
-
-def table_contents(warehouse: Warehouse) -> dict[str, list[tuple]]:
-    """Every row of every table, sorted."""
-    contents = {}
-    for table in schema.metadata.sorted_tables:
-        frame = warehouse.read(f"SELECT * FROM {table.name}")
-        types = [table.c[name].type for name in frame.columns]
-        rows = (tuple(_comparable(v, t) for v, t in zip(row, types)) for row in frame.itertuples(index=False))
-        contents[table.name] = sorted(rows, key=repr)
-    return contents
 
 
 def _run(url: str, first: dt.date, last: dt.date, barrier, outcomes) -> None:
@@ -91,9 +62,7 @@ def sequential(warehouse) -> dict[str, list[tuple]]:
     (same database engine, so even the engine's rounding is the same)."""
     assert materialize_days(list(defs.assets), warehouse, FIRST, LAST).success
     contents = table_contents(warehouse)
-    with warehouse.transaction() as conn:
-        for table in schema.metadata.sorted_tables:
-            conn.execute(table.delete())
+    empty_tables(warehouse)
     return contents
 
 

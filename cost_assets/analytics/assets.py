@@ -2,9 +2,13 @@
 team_costs, per UTC as-of day, each over its trailing 30 (and previous 30) days;
 and daily_team_costs, the per day and team summary behind /costs/trend."""
 
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import partial
 
 import pandas as pd
 from dagster import AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
+from sqlalchemy import Connection
 
 from cost_assets.allocation import queries as allocation_queries
 from cost_assets.allocation.allocation import customers_by_day
@@ -13,12 +17,13 @@ from cost_assets.analytics.economics import lowest_margin_first, unit_economics
 from cost_assets.analytics.reports import service_report, team_report
 from cost_assets.analytics.windows import LOOKBACK_DAYS, AsOfWindows
 from cost_assets.metadata import money, table
-from cost_assets.partitions import daily_partitions, single_run, trailing_dependency, window_days
+from cost_assets.partitions import commit_in_chunks, daily_partitions, day_range, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
 GROUP = "analytics"
 LOWEST_MARGIN_ROWS = 15
+
 
 def _window_dep(asset: str) -> AssetDep:
     """As-of day D reads the days D-59 .. D of its inputs."""
@@ -30,6 +35,47 @@ def _lowest_margin_table(economics: pd.DataFrame) -> pd.DataFrame:
     columns = ["customer_id", "customer_name", "mrr", "monthly_infra_cost", "gross_margin_pct",
                "fully_loaded_cost", "fully_loaded_margin_pct", "cost_trend_pct", "missing_days"]
     return lowest_margin_first(latest)[columns].round(2)
+
+
+@dataclass
+class AsOfSummary:
+    """What the metadata needs of the reports written so far: counts, and the latest as-of day's rows."""
+
+    rows: dict[str, int] = field(default_factory=lambda: {"economics": 0, "services": 0, "teams": 0})
+    as_of_with_data: set = field(default_factory=set)
+    as_of_with_missing_days: set = field(default_factory=set)
+    latest: tuple[pd.DataFrame, ...] = ()
+
+    def add(self, economics: pd.DataFrame, services: pd.DataFrame, teams: pd.DataFrame) -> None:
+        for name, frame in (("economics", economics), ("services", services), ("teams", teams)):
+            self.rows[name] += len(frame)
+        self.as_of_with_data.update(economics["as_of_date"])
+        self.as_of_with_missing_days.update(economics.loc[economics["missing_days"] > 0, "as_of_date"])
+        self.latest = tuple(frame[frame["as_of_date"] == frame["as_of_date"].max()] for frame in (economics, services, teams))
+
+
+def _write_as_of_reports(warehouse: Warehouse, summary: AsOfSummary, conn: Connection, first: dt.date,
+                         last: dt.date) -> None:
+    """The three as-of reports of as-of days first..last, written inside `conn`'s transaction."""
+    windows = AsOfWindows(first, last)
+    allocated = queries.allocated_costs(conn, windows.start, last)
+    # Days the allocation ran for: it writes allocated or unallocated rows for every day with costs.
+    allocation_days = set(pd.unique(allocated["date"])) | set(queries.unallocated_days(conn, windows.start, last))
+    snapshots = allocation_queries.snapshots_for(conn, first, last)
+    customers = customers_by_day(snapshots, windows.as_of_days)
+    economics = unit_economics(windows, allocated, queries.overhead_costs(conn, windows.start, last),
+                               allocation_days, customers)
+
+    costs = queries.service_costs(conn, windows.start, last)
+    bill_days = set(costs["date"])
+    served = allocated.loc[allocated["allocated_cost"] != 0, ["date", "service", "customer_id"]]
+    services = service_report(windows, costs, queries.service_requests(conn, windows.start, last), served, bill_days)
+    teams = team_report(windows, costs, bill_days)
+
+    warehouse.replace_window(conn, schema.customer_unit_economics, first, last, economics, date_column="as_of_date")
+    warehouse.replace_window(conn, schema.service_cost_report, first, last, services, date_column="as_of_date")
+    warehouse.replace_window(conn, schema.team_costs, first, last, teams, date_column="as_of_date")
+    summary.add(economics, services, teams)
 
 
 @multi_asset(
@@ -52,56 +98,36 @@ def _lowest_margin_table(economics: pd.DataFrame) -> pd.DataFrame:
 )
 def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
     first, last = window_days(context.partition_time_window)
-    windows = AsOfWindows(first, last)
-    with warehouse.transaction() as conn:
-        allocated = queries.allocated_costs(conn, windows.start, last)
-        # Days the allocation ran for: it writes allocated or unallocated rows for every day with costs.
-        allocation_days = set(pd.unique(allocated["date"])) | set(queries.unallocated_days(conn, windows.start, last))
-        snapshots = allocation_queries.snapshots_for(conn, first, last)
-        customers = customers_by_day(snapshots, windows.as_of_days)
-        economics = unit_economics(windows, allocated, queries.overhead_costs(conn, windows.start, last),
-                                   allocation_days, customers)
-
-        costs = queries.service_costs(conn, windows.start, last)
-        bill_days = set(costs["date"])
-        served = allocated.loc[allocated["allocated_cost"] != 0, ["date", "service", "customer_id"]]
-        services = service_report(windows, costs, queries.service_requests(conn, windows.start, last), served, bill_days)
-        teams = team_report(windows, costs, bill_days)
-
-        warehouse.replace_window(conn, schema.customer_unit_economics, first, last, economics, date_column="as_of_date")
-        warehouse.replace_window(conn, schema.service_cost_report, first, last, services, date_column="as_of_date")
-        warehouse.replace_window(conn, schema.team_costs, first, last, teams, date_column="as_of_date")
-
-    as_of_without_data = sorted(set(windows.as_of_days) - set(economics["as_of_date"]))
-    incomplete = economics.loc[economics["missing_days"] > 0, "as_of_date"].unique()
-    latest = economics[economics["as_of_date"] == economics["as_of_date"].max()]
+    summary = AsOfSummary()
+    commit_in_chunks(warehouse, first, last, partial(_write_as_of_reports, warehouse, summary), context.log,
+                     "customer_unit_economics, service_cost_report and team_costs")
+    as_of_without_data = sorted(set(day_range(first, last)) - summary.as_of_with_data)
+    latest, latest_services, latest_teams = summary.latest
     yield MaterializeResult(
         asset_key="customer_unit_economics",
         metadata={
-            "row_count": len(economics),
-            "as_of_days": len(windows.as_of_days),
+            "row_count": summary.rows["economics"],
+            "as_of_days": (last - first).days + 1,
             "latest_as_of": str(latest["as_of_date"].max()) if len(latest) else "none",
             "negative_margin_customers": ", ".join(
                 lowest_margin_first(latest[latest["is_negative_margin"]])["customer_id"]) or "none",
-            "lowest_margin_customers": table(_lowest_margin_table(economics), limit=LOWEST_MARGIN_ROWS),
+            "lowest_margin_customers": table(_lowest_margin_table(latest), limit=LOWEST_MARGIN_ROWS),
             "as_of_days_without_data": ", ".join(str(d) for d in as_of_without_data[:31]) or "none",
-            "as_of_days_with_missing_days": len(incomplete),
+            "as_of_days_with_missing_days": len(summary.as_of_with_missing_days),
         },
     )
-    latest_services = services[services["as_of_date"] == services["as_of_date"].max()]
     yield MaterializeResult(
         asset_key="service_cost_report",
         metadata={
-            "row_count": len(services),
+            "row_count": summary.rows["services"],
             "latest": table(latest_services.sort_values("last_30_days_cost", ascending=False)
                             .drop(columns=["as_of_date", "top_cost_drivers"]).round(4), limit=30),
         },
     )
-    latest_teams = teams[teams["as_of_date"] == teams["as_of_date"].max()]
     yield MaterializeResult(
         asset_key="team_costs",
         metadata={
-            "row_count": len(teams),
+            "row_count": summary.rows["teams"],
             "total_last_30_days_cost": money(latest_teams["last_30_days_cost"].sum()),
             "latest": table(latest_teams.sort_values("last_30_days_cost", ascending=False)
                             .drop(columns=["as_of_date"]).round(2)),
@@ -113,8 +139,7 @@ def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
        deps=["daily_costs"], description="Cost per day and team: the summary behind /costs/trend.")
 def team_daily_costs(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    with warehouse.transaction() as conn:
-        queries.rebuild_daily_team_costs(conn, first, last)
+    commit_in_chunks(warehouse, first, last, queries.rebuild_daily_team_costs, context.log, "daily_team_costs")
     summary = warehouse.read(queries.daily_team_costs_totals(first, last))
     return MaterializeResult(metadata={"row_count": int(summary["rows"].iloc[0]),
                                        "total_effective_cost": money(summary["cost"].iloc[0] or 0.0)})

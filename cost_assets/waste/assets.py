@@ -4,9 +4,10 @@ import datetime as dt
 
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
+from sqlalchemy import Connection
 
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
+from cost_assets.partitions import commit_in_chunks, day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.waste import queries
@@ -41,13 +42,18 @@ def _coverage(latest: pd.DataFrame) -> str:
 def off_hours_waste(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
     schedule = get_settings().work_schedule  # a bad setting fails here, by name, before anything is written
-    hourly = queries.hourly_spend(warehouse, first - dt.timedelta(days=WINDOW_DAYS - 1), last, schedule.environments)
-    rows = off_hours_waste_table(hourly, day_range(first, last), schedule)
-    with warehouse.transaction() as conn:
-        warehouse.replace_window(conn, schema.off_hours_waste, first, last, rows, date_column="as_of_date")
+    written = {"rows": 0, "latest": None}
 
+    def write_chunk(conn: Connection, start: dt.date, end: dt.date) -> None:
+        hourly = queries.hourly_spend(warehouse, start - dt.timedelta(days=WINDOW_DAYS - 1), end, schedule.environments)
+        rows = off_hours_waste_table(hourly, day_range(start, end), schedule)
+        warehouse.replace_window(conn, schema.off_hours_waste, start, end, rows, date_column="as_of_date")
+        written["rows"] += len(rows)
+        written["latest"] = rows
+
+    commit_in_chunks(warehouse, first, last, write_chunk, context.log, "off_hours_waste")
     # Metadata describes the window's last as-of day: the current picture.
-    latest = ranked_opportunities(rows, last)
+    latest = ranked_opportunities(written["latest"], last)
     missing = [env for env in schedule.environments if env not in set(latest["environment"])]
     if missing:
         context.log.warning(f"no hourly_costs rows for environment(s) {', '.join(missing)} in the 30 days to "
@@ -62,7 +68,7 @@ def off_hours_waste(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
             "working_hours": schedule.describe(),
             "environments": ", ".join(schedule.environments),
             "environments_without_hourly_data": ", ".join(missing) or "none",
-            "row_count": len(rows),
+            "row_count": written["rows"],
             "monthly_saving": money(latest["monthly_saving"].sum()),
             "off_hours_cost_30d": money(latest["off_hours_cost"].sum()),
             "total_cost_30d": money(latest["total_cost"].sum()),
