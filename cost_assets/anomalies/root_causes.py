@@ -33,6 +33,9 @@ DIMENSIONS = {
     "environment": "environment",
     "customer": "customer_id",
 }
+# The same dimensions as the API names them (docs/reference.md#cost-api).
+API_DIMENSIONS = {"account": "account", "aws_service": "awsService", "charge_category": "chargeCategory",
+                  "environment": "environment", "customer": "customer"}
 # Values kept by name per anomaly and dimension; the rest are added up into OTHER.
 TOP_VALUES = 10
 OTHER = "(other)"
