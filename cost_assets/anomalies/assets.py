@@ -1,4 +1,4 @@
-"""Anomaly assets: cost_anomalies per service (alerted), and
+"""Anomaly assets: cost_anomalies per service (alerted) with their root causes, and
 cost_anomalies_by_dimension per team and per account (shown, not alerted)."""
 
 import datetime as dt
@@ -51,7 +51,9 @@ def _metadata(anomalies: pd.DataFrame, keys: list[str], settings: AnomalySetting
 
 @asset(
     **DAILY_ANOMALY_ASSET,
-    description="Per-service cost anomalies: weekday-aware robust baseline, drift and new-service rules, incidents.",
+    description="Per-service cost anomalies: weekday-aware robust baseline, drift and new-service rules, incidents; "
+                "and their root causes by account, provider service, charge category, environment and customer "
+                "(cost_anomaly_root_causes, written in the same transaction).",
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
