@@ -1,4 +1,4 @@
-"""Anomaly assets: cost_anomalies per service (alerted), and
+"""Anomaly assets: cost_anomalies per service (alerted) with their root causes, and
 cost_anomalies_by_dimension per team and per account (shown, not alerted)."""
 
 import datetime as dt
@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from cost_assets.anomalies import queries
 from cost_assets.anomalies.detection import AnomalySettings, detect_anomalies
 from cost_assets.anomalies.history import cost_history
+from cost_assets.anomalies.root_causes import DIMENSIONS as ROOT_CAUSE_DIMENSIONS, SLICE_COLUMNS, root_causes
 from cost_assets.anomalies.settings import describe
 from cost_assets.settings import get_settings
 from cost_assets.metadata import money, table
@@ -50,16 +51,35 @@ def _metadata(anomalies: pd.DataFrame, keys: list[str], settings: AnomalySetting
 
 @asset(
     **DAILY_ANOMALY_ASSET,
-    description="Per-service cost anomalies: weekday-aware robust baseline, drift and new-service rules, incidents.",
+    description="Per-service cost anomalies: weekday-aware robust baseline, drift and new-service rules, incidents; "
+                "and their root causes by account, provider service, charge category, environment and customer "
+                "(cost_anomaly_root_causes, written in the same transaction).",
 )
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
     settings = get_settings().anomaly
     anomalies, scored = _detect(warehouse, first, last, "service", settings)
     anomalies = anomalies.rename(columns={"key": "service"})
+    causes = _root_causes(warehouse, anomalies, last, settings)
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.cost_anomalies, first, last, anomalies)
-    return MaterializeResult(metadata={**_metadata(anomalies, ["service"], settings), "scored_services": scored})
+        warehouse.replace_window(conn, schema.cost_anomaly_root_causes, first, last, causes)
+    return MaterializeResult(metadata={
+        **_metadata(anomalies, ["service"], settings),
+        "scored_services": scored,
+        "root_causes": table(causes[causes["rank"] <= 3].sort_values(["date", "service", "dimension", "rank"]), limit=50),
+    })
+
+
+def _root_causes(warehouse: Warehouse, anomalies: pd.DataFrame, last: dt.date, settings: AnomalySettings) -> pd.DataFrame:
+    """The anomalies' excess split over daily_costs' dimensions (root_causes.py), from the
+    anomalous services' cost since the history the detector read before their incidents."""
+    if anomalies.empty:
+        return root_causes(anomalies, pd.DataFrame(columns=SLICE_COLUMNS), settings.level_days)
+    since = min(anomalies["incident_start"]) - dt.timedelta(days=HISTORY_DAYS)
+    slices = queries.service_cost_slices(warehouse, sorted(anomalies["service"].unique()), since, last,
+                                         list(ROOT_CAUSE_DIMENSIONS.values()))
+    return root_causes(anomalies, slices, settings.level_days)
 
 
 @asset(

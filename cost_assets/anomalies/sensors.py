@@ -32,12 +32,21 @@ ANOMALIES_KEY = AssetKey("cost_anomalies")
 EVENTS_PER_TICK = 1000
 
 
+def root_causes_by_anomaly(warehouse: Warehouse, days: list[dt.date]) -> dict[tuple, list[dict]]:
+    """(date, service) -> the anomaly's stored root causes."""
+    if not days:
+        return {}
+    causes = queries.root_causes_on(warehouse, days)
+    return {key: rows.to_dict("records") for key, rows in causes.groupby(["date", "service"])}
+
+
 def _utc_today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
 @sensor(name="cost_anomaly_alerts", minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
-        description="Posts new anomaly incidents of recent days to COST_ALERT_WEBHOOK_URL, once per incident.")
+        description="Posts new anomaly incidents of recent days, with their root causes, to COST_ALERT_WEBHOOK_URL: "
+                    "once per incident, and once more when a warning escalates to critical.")
 def cost_anomaly_alert_sensor(context: SensorEvaluationContext, warehouse: Warehouse, alert_webhook: AlertWebhook):
     cursor = AlertCursor.from_json(context.cursor)
     records = context.instance.fetch_materializations(
@@ -51,13 +60,16 @@ def cost_anomaly_alert_sensor(context: SensorEvaluationContext, warehouse: Wareh
     days = sorted({dt.date.fromisoformat(r.partition_key) for r in records if r.partition_key})
     days = [d for d in days if d >= today - dt.timedelta(days=recent)]
     alerts = select_alerts(queries.anomalies_on(warehouse, days), cursor, today, recent) if days else []
+    alerts = [] if len(alerts) == 0 else alerts.to_dict("records")
+    causes = root_causes_by_anomaly(warehouse, sorted({alert["date"] for alert in alerts}))
     failed = 0
-    for alert in ([] if len(alerts) == 0 else alerts.to_dict("records")):
-        delivery = alert_webhook.post(slack_payload(alert, ui_url()), context.log)
+    for alert in alerts:
+        payload = slack_payload(alert, ui_url(), causes.get((alert["date"], alert["service"]), []))
+        delivery = alert_webhook.post(payload, context.log)
         if delivery is Delivery.FAILED:
             failed += 1
         else:
-            cursor.alerted[alert["incident_id"]] = alert["incident_start"].isoformat()
+            cursor.record(alert["incident_id"], alert["incident_start"], alert["severity"])
     if not failed:  # otherwise read the same materializations again next tick
         cursor.after_storage_id = records[-1].storage_id
     cursor.forget_before(today - dt.timedelta(days=CURSOR_RETENTION_DAYS))

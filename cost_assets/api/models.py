@@ -94,6 +94,15 @@ class Customers(BaseModel):
     customers: list[CustomerEconomics]
 
 
+class RootCause(BaseModel):
+    # account, awsService, chargeCategory, environment or customer
+    dimension: str
+    # The account id, provider service, ...; "(other)" for the values past a dimension's top 10.
+    value: str
+    # Dollars of the anomaly's excess due to the value; a dimension's add up to impactUsd within a cent.
+    impactUsd: float
+
+
 class Anomaly(BaseModel):
     service: str
     date: dt.date
@@ -108,6 +117,8 @@ class Anomaly(BaseModel):
     isProvisional: bool
     # Why the day was flagged, in the words of the detector (as in the Slack alert).
     reason: str
+    # The excess split over each dimension of the cost, largest first (docs/reference.md#root-causes).
+    rootCauses: list[RootCause]
 
 
 class Anomalies(BaseModel):

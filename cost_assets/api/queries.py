@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, bindparam, case, func, literal, select
 from cost_assets.resources.sql import days_before
 from cost_assets.resources.schema import (
     cost_anomalies,
+    cost_anomaly_root_causes,
     customer_cost_allocation,
     customer_unit_economics,
     daily_team_costs,
@@ -104,10 +105,17 @@ def customer_allocation(customer_id: str, as_of: dt.date | None, days: int) -> S
 
 
 def anomalies(as_of: dt.date | None) -> Select:
+    """The week's anomalies, one row per root cause (cause_* columns null for an anomaly without any)."""
+    causes = cost_anomaly_root_causes.c
     return (
-        select(cost_anomalies)
+        select(cost_anomalies, causes.dimension.label("cause_dimension"),
+               causes.dimension_value.label("cause_value"), causes.impact_usd.label("cause_impact_usd"),
+               causes.rank.label("cause_rank"))
+        .outerjoin(cost_anomaly_root_causes, and_(causes.date == cost_anomalies.c.date,
+                                                  causes.service == cost_anomalies.c.service))
         .where(_window(cost_anomalies.c.date, as_of, ANOMALY_DAYS))
-        .order_by(cost_anomalies.c.date.desc(), cost_anomalies.c.severity, cost_anomalies.c.impact_usd.desc())
+        .order_by(cost_anomalies.c.date.desc(), cost_anomalies.c.severity, cost_anomalies.c.impact_usd.desc(),
+                  cost_anomalies.c.service, causes.impact_usd.desc(), causes.dimension, causes.rank)
     )
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pandas as pd
 import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context, build_sensor_context, asset, materialize, DagsterEventType
 
@@ -14,6 +15,7 @@ from cost_assets.anomalies.alerts import AlertCursor, AlertWebhook, slack_payloa
 from cost_assets.anomalies.assets import cost_anomalies
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs
+from cost_assets.resources import schema
 from cost_assets_tests.helpers import materialize_days
 
 SPIKE = dt.date(2026, 11, 10)
@@ -75,7 +77,11 @@ def webhook(slack: FakeSlack) -> AlertWebhook:
     return AlertWebhook(url=slack.url, retries=3, backoff_seconds=0.01)
 
 
-def test_a_new_incident_is_posted_once_with_slack_payload(spike_pipeline, slack):
+def dollars(text: str) -> float:
+    return float(text.strip("$").replace(",", ""))
+
+
+def test_a_new_incident_is_posted_once_with_slack_payload_and_root_cause(spike_pipeline, slack):
     instance, warehouse = spike_pipeline
     cursor = tick(instance, warehouse, webhook(slack))
     assert len(slack.posts) == 1
@@ -89,12 +95,86 @@ def test_a_new_incident_is_posted_once_with_slack_payload(spike_pipeline, slack)
     assert fields["*Incident*"] == "notifications:2026-11-10"
     assert float(fields["*Actual*"].strip("$").replace(",", "")) > 3000
     assert AlertCursor.from_json(cursor).alerted == {"notifications:2026-11-10": "2026-11-10"}
+    # The root cause: all of the excess is the production account's Lambda, named with its dollars and share.
+    impact = dollars(fields["*Impact*"])
+    stored = warehouse.read("SELECT * FROM cost_anomalies WHERE date = '2026-11-11'").iloc[0]
+    assert impact == round(stored["actual_cost"] - stored["expected_cost"], 2) and impact > 3000
+    cause = payload["blocks"][2]["text"]["text"]
+    assert cause.startswith("*Root cause* (share of the impact)")
+    lines = dict(line.removeprefix("• ").split(": ", 1) for line in cause.split("\n")[1:])
+    assert lines["Account"] == f"111111111111 ${impact:,.2f} (100%)"
+    assert lines["Provider service"] == f"AWS Lambda ${impact:,.2f} (100%)"
+    assert lines["Environment"] == f"production ${impact:,.2f} (100%)"
+    assert f"Root cause: Account: 111111111111 ${impact:,.2f} (100%); Provider service: AWS Lambda" in payload["text"]
 
     # Re-materializing the incident's days, or a later tick, posts nothing new.
     materialize_days([cost_anomalies], warehouse, SPIKE, SPIKE + dt.timedelta(days=1), instance=instance)
     cursor = tick(instance, warehouse, webhook(slack), cursor)
     cursor = tick(instance, warehouse, webhook(slack), cursor)
     assert len(slack.posts) == 1
+
+
+def dollars(text: str) -> float:
+    return float(text.strip("$").replace(",", ""))
+
+
+RAMP = dt.date(2026, 8, 20)
+
+
+def ramp_bill() -> pd.DataFrame:
+    """Service `api` at ~$1,000 a day; +10% from RAMP (a drift warning), $3,000 from two days later (critical)."""
+    rows = []
+    for offset in range(85):
+        day = dt.date(2026, 6, 1) + dt.timedelta(days=offset)
+        cost = 3000.0 if day >= RAMP + dt.timedelta(days=2) else (1000 + offset * 7 % 5) * (1.1 if day >= RAMP else 1)
+        rows.append({"date": day, "provider": "AWS", "account_id": "111111111111", "aws_service": "Amazon EC2",
+                     "charge_category": "Usage", "team": "core", "service": "api", "customer_id": "untagged",
+                     "environment": "production", "usage_unit": "Hrs", "billed_cost": cost, "effective_cost": cost,
+                     "usage_quantity": 1.0, "is_estimated": False, "source": "test"})
+    return pd.DataFrame(rows)
+
+
+def plant_ramp(warehouse) -> DagsterInstance:
+    bill = ramp_bill()
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.daily_costs, bill["date"].min(), bill["date"].max(), bill)
+    return DagsterInstance.ephemeral()
+
+
+def test_a_drift_warning_that_becomes_critical_is_posted_twice(sqlite_warehouse, slack, monkeypatch):
+    instance, cursor = plant_ramp(sqlite_warehouse), None
+    # The two warning days, then the first critical one, then it and the next again; two ticks each time.
+    for first, last in [(RAMP, RAMP + dt.timedelta(days=1)), (RAMP + dt.timedelta(days=2), RAMP + dt.timedelta(days=2)),
+                        (RAMP + dt.timedelta(days=2), RAMP + dt.timedelta(days=3))]:
+        monkeypatch.setattr(sensors, "_utc_today", lambda last=last: last)
+        materialize_days([cost_anomalies], sqlite_warehouse, first, last, instance=instance)
+        for _ in range(2):
+            cursor = tick(instance, sqlite_warehouse, webhook(slack), cursor)
+
+    found = sqlite_warehouse.read("SELECT date, severity, detector FROM cost_anomalies ORDER BY date")
+    assert list(zip(found["severity"], found["detector"])) == [
+        ("warning", "drift"), ("warning", "drift"), ("critical", "seasonal"), ("critical", "seasonal")]
+    assert len(slack.posts) == 2
+    assert slack.posts[0]["text"].startswith(":warning: WARNING cost anomaly: api on 2026-08-21")
+    assert slack.posts[1]["text"].startswith(
+        ":rotating_light: Cost anomaly escalated to critical (from warning): api on 2026-08-22")
+    assert "Incident api:2026-08-20 since 2026-08-20" in slack.posts[1]["text"]
+    restored = AlertCursor.from_json(cursor)
+    assert restored.alerted == {"api:2026-08-20": "2026-08-20"} and restored.severities == {"api:2026-08-20": "critical"}
+
+
+def test_incidents_in_a_cursor_of_the_previous_format_are_not_posted_again(sqlite_warehouse, slack, monkeypatch):
+    """The cursor before escalation kept no severity: its incidents were posted once, whatever their severity."""
+    instance = plant_ramp(sqlite_warehouse)
+    monkeypatch.setattr(sensors, "_utc_today", lambda: RAMP + dt.timedelta(days=2))
+    materialize_days([cost_anomalies], sqlite_warehouse, RAMP, RAMP + dt.timedelta(days=2), instance=instance)
+    previous_format = json.dumps({"after_storage_id": None, "alerted": {"api:2026-08-20": "2026-08-20"}})
+    cursor = tick(instance, sqlite_warehouse, webhook(slack), previous_format)
+    assert slack.posts == []
+    assert AlertCursor.from_json(cursor).alerted == {"api:2026-08-20": "2026-08-20"}
+    # A new cursor would have posted the critical day.
+    tick(instance, sqlite_warehouse, webhook(slack))
+    assert len(slack.posts) == 1 and "CRITICAL cost anomaly: api on 2026-08-22" in slack.posts[0]["text"]
 
 
 def test_backfilling_old_history_does_not_alert(sqlite_warehouse, slack, monkeypatch):

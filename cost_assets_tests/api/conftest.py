@@ -64,6 +64,17 @@ def fill(warehouse) -> None:
              "score": 6.0, "severity": "warning", "detector": "seasonal", "is_provisional": False,
              "incident_id": "api:2026-03-01", "incident_start": dt.date(2026, 3, 1), "incident_impact_usd": 400.0},
         ]),
+        schema.cost_anomaly_root_causes: pd.DataFrame([
+            {"date": LATEST, "service": "notifications", "dimension": dimension, "dimension_value": value,
+             "actual_cost": actual, "expected_cost": actual - impact, "impact_usd": impact, "share": impact / 3955.0,
+             "rank": rank}
+            for dimension, value, actual, impact, rank in [
+                ("account", "111111111111", 4000.0, 3955.0, 1),
+                ("aws_service", "AWS Lambda", 3990.0, 3950.0, 1),
+                ("aws_service", "AmazonCloudWatch", 10.0, 5.0, 2),
+                ("customer", "untagged", 4000.0, 3955.0, 1),
+            ]
+        ]),
     }
     # Loss Co (c2) over the last three days: a dedicated worker, and 25% then 50% of the shared
     # database's $100 a day split by requests; on 03-29, outside a 2-day window, only the worker.

@@ -77,9 +77,16 @@ def test_anomalies_are_those_of_the_last_week(client):
         "incidentId": "notifications:2026-03-31", "incidentStart": "2026-03-31", "isProvisional": True,
         "reason": "88.9 times a usual Tuesday (recent level times the weekday pattern), "
                   "790.2 robust standard deviations out.",
+        # Largest first over every dimension; within one dimension they add up to impactUsd.
+        "rootCauses": [
+            {"dimension": "account", "value": "111111111111", "impactUsd": 3955.0},
+            {"dimension": "customer", "value": "untagged", "impactUsd": 3955.0},
+            {"dimension": "awsService", "value": "AWS Lambda", "impactUsd": 3950.0},
+            {"dimension": "awsService", "value": "AmazonCloudWatch", "impactUsd": 5.0},
+        ],
     }]}
     march = client.get("/costs/anomalies?as_of=2026-03-05", headers=AUTH).json()
-    assert [a["service"] for a in march["anomalies"]] == ["api"]
+    assert [(a["service"], a["rootCauses"]) for a in march["anomalies"]] == [("api", [])]
 
 
 def test_trend_days_and_as_of(client):

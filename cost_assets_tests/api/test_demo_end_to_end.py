@@ -40,6 +40,15 @@ def test_the_lambda_spike_is_an_open_critical_anomaly(demo_api):
     critical = {(a["service"], a["date"]) for a in anomalies if a["severity"] == "critical"}
     assert ("notifications", "2026-11-10") in critical
     assert {service for service, _ in critical} == {"notifications"}
+    # Its root cause: all of the excess is the production account's Lambda.
+    spike = next(a for a in anomalies if (a["service"], a["date"]) == ("notifications", "2026-11-10"))
+    causes = {(c["dimension"], c["value"]): c["impactUsd"] for c in spike["rootCauses"]}
+    assert causes[("account", "111111111111")] == spike["impactUsd"] > 3000
+    assert causes[("awsService", "AWS Lambda")] == spike["impactUsd"]
+    assert spike["rootCauses"][0]["impactUsd"] == spike["impactUsd"]
+    for dimension in ("account", "awsService", "chargeCategory", "environment", "customer"):
+        total = sum(c["impactUsd"] for c in spike["rootCauses"] if c["dimension"] == dimension)
+        assert abs(total - spike["impactUsd"]) <= 0.011, dimension
 
 
 def test_trend_and_teams_add_up_to_the_bill(demo_api):
