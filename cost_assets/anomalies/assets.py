@@ -5,6 +5,7 @@ import datetime as dt
 
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
+from sqlalchemy import Connection
 
 from cost_assets.anomalies import queries
 from cost_assets.anomalies.detection import AnomalySettings, detect_anomalies
@@ -13,7 +14,7 @@ from cost_assets.anomalies.root_causes import DIMENSIONS as ROOT_CAUSE_DIMENSION
 from cost_assets.anomalies.settings import describe
 from cost_assets.settings import get_settings
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
+from cost_assets.partitions import commit_in_chunks, day_range, daily_partitions, single_run, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -58,12 +59,20 @@ def _metadata(anomalies: pd.DataFrame, keys: list[str], settings: AnomalySetting
 def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
     settings = get_settings().anomaly
-    anomalies, scored = _detect(warehouse, first, last, "service", settings)
-    anomalies = anomalies.rename(columns={"key": "service"})
-    causes = _root_causes(warehouse, anomalies, last, settings)
-    with warehouse.transaction() as conn:
-        warehouse.replace_window(conn, schema.cost_anomalies, first, last, anomalies)
-        warehouse.replace_window(conn, schema.cost_anomaly_root_causes, first, last, causes)
+
+    def write_chunk(conn: Connection, start: dt.date, end: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        found, scored = _detect(warehouse, start, end, "service", settings)
+        found = found.rename(columns={"key": "service"})
+        causes = _root_causes(warehouse, found, end, settings)
+        warehouse.replace_window(conn, schema.cost_anomalies, start, end, found)
+        warehouse.replace_window(conn, schema.cost_anomaly_root_causes, start, end, causes)
+        return found, causes, scored
+
+    # Anomalies are few: the chunks' rows are kept for the metadata.
+    chunks = commit_in_chunks(warehouse, first, last, write_chunk, context.log, "cost_anomalies")
+    anomalies = pd.concat([chunk[0] for chunk in chunks], ignore_index=True)
+    causes = pd.concat([chunk[1] for chunk in chunks], ignore_index=True)
+    scored = max(chunk[2] for chunk in chunks)
     return MaterializeResult(metadata={
         **_metadata(anomalies, ["service"], settings),
         "scored_services": scored,
@@ -91,16 +100,23 @@ def _root_causes(warehouse: Warehouse, anomalies: pd.DataFrame, last: dt.date, s
 def cost_anomalies_by_dimension(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
     settings = get_settings().anomaly
-    frames, scored = [], {}
-    for dimension, column in DIMENSIONS.items():
-        found, scored[dimension] = _detect(warehouse, first, last, column, settings)
-        frames.append(found.rename(columns={"key": "dimension_value"}).assign(
-            dimension=dimension,
-            # Ids stay unique beside the service incidents': a team may share a service's name.
-            incident_id=lambda f, d=dimension: d + "/" + f["incident_id"].astype(str)))
-    anomalies = pd.concat(frames, ignore_index=True)
-    with warehouse.transaction() as conn:
-        warehouse.replace_window(conn, schema.cost_anomalies_by_dimension, first, last, anomalies)
+    scored = {dimension: 0 for dimension in DIMENSIONS}
+
+    def write_chunk(conn: Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
+        frames = []
+        for dimension, column in DIMENSIONS.items():
+            found, count = _detect(warehouse, start, end, column, settings)
+            scored[dimension] = max(scored[dimension], count)
+            frames.append(found.rename(columns={"key": "dimension_value"}).assign(
+                dimension=dimension,
+                # Ids stay unique beside the service incidents': a team may share a service's name.
+                incident_id=lambda f, d=dimension: d + "/" + f["incident_id"].astype(str)))
+        found = pd.concat(frames, ignore_index=True)
+        warehouse.replace_window(conn, schema.cost_anomalies_by_dimension, start, end, found)
+        return found
+
+    anomalies = pd.concat(commit_in_chunks(warehouse, first, last, write_chunk, context.log,
+                                           "cost_anomalies_by_dimension"), ignore_index=True)
     return MaterializeResult(metadata={
         **_metadata(anomalies, ["dimension", "dimension_value"], settings),
         "scored_teams": scored["team"],
