@@ -86,26 +86,38 @@ def describe_spans(spans: list[tuple[dt.date, dt.date]]) -> str:
     return f"{spans[0][0].isoformat()}..{spans[-1][1].isoformat()}"
 
 
+def chunk_failure(what: str, failed: tuple[dt.date, dt.date], last: dt.date,
+                  committed: list[tuple[dt.date, dt.date]], exc: BaseException) -> ChunkFailed:
+    """The error of a run whose chunk `failed` raised `exc` after `committed` were committed."""
+    start, end = failed
+    return ChunkFailed(
+        f"{what} failed on days {start.isoformat()}..{end.isoformat()}: {exc}\n"
+        f"committed before the failure: days {describe_spans(committed)}; days {start.isoformat()}.."
+        f"{last.isoformat()} were left as they were (COST_RUN_CHUNK_DAYS={get_settings().run_chunk_days})"
+    )
+
+
+def run_chunks(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """first..last in chunks of COST_RUN_CHUNK_DAYS days."""
+    return day_chunks(first, last, get_settings().run_chunk_days)
+
+
 def commit_in_chunks(
     warehouse: "Warehouse", first: dt.date, last: dt.date, write_chunk: Callable[[Connection, dt.date, dt.date], T],
-    log: logging.Logger | None = None, table_names: str = "",
+    log: logging.Logger | None = None, what: str = "the run",
 ) -> list[T]:
     """Run `write_chunk(conn, start, end)` over first..last in chunks of COST_RUN_CHUNK_DAYS days,
     each in a transaction of its own: a run's memory depends on the chunk, not the range, and
     a failure keeps every committed chunk and leaves the later days as they were."""
     committed: list[tuple[dt.date, dt.date]] = []
     results = []
-    for start, end in day_chunks(first, last, get_settings().run_chunk_days):
+    for start, end in run_chunks(first, last):
         try:
             with warehouse.transaction() as conn:
                 results.append(write_chunk(conn, start, end))
         except Exception as exc:
-            raise ChunkFailed(
-                f"{table_names or 'the run'} failed on days {start.isoformat()}..{end.isoformat()}: {exc}\n"
-                f"committed before the failure: days {describe_spans(committed)}; days {start.isoformat()}.."
-                f"{last.isoformat()} were left as they were (COST_RUN_CHUNK_DAYS={get_settings().run_chunk_days})"
-            ) from exc
+            raise chunk_failure(what, (start, end), last, committed, exc) from exc
         committed.append((start, end))
         if log is not None and (start, end) != (first, last):
-            log.info(f"{table_names or 'chunk'}: committed days {start.isoformat()}..{end.isoformat()}")
+            log.info(f"{what}: committed days {start.isoformat()}..{end.isoformat()}")
     return results

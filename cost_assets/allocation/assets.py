@@ -8,7 +8,6 @@ from typing import Iterator
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
-from sqlalchemy import Connection
 
 from cost_assets.allocation import queries
 from cost_assets.allocation.allocation import (
@@ -23,14 +22,13 @@ from cost_assets.allocation.allocation import (
 from cost_assets.allocation.rules import NO_USAGE, AllocationRules, load_allocation_rules
 from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_chunks, daily_partitions, single_run, window_days
+from cost_assets.partitions import chunk_failure, daily_partitions, run_chunks, single_run, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
 GROUP = "allocation"
 INPUTS = ["daily_costs", "service_metrics", "customer_snapshots"]
-# Days allocated per pass: bounds memory on long backfills; the whole window is still one transaction.
-CHUNK_DAYS = 31
+WHAT = "customer_cost_allocation, unallocated_costs and customer_overhead_allocation"
 
 CONSERVATION_CHECK = "allocation_conserves_daily_costs"
 
@@ -75,17 +73,25 @@ class WindowSummary:
                                        pd.concat(self.parts["no_usage"], ignore_index=True))
 
 
-def _write_chunk(warehouse: Warehouse, conn: Connection, start: dt.date, end: dt.date, result: Allocation) -> None:
-    warehouse.replace_window(conn, schema.customer_cost_allocation, start, end, result.allocated)
-    warehouse.replace_window(conn, schema.unallocated_costs, start, end, result.unallocated)
-    warehouse.replace_window(conn, schema.customer_overhead_allocation, start, end, result.overhead)
+def _commit_chunk(warehouse: Warehouse, start: dt.date, end: dt.date, result: Allocation) -> pd.DataFrame:
+    """Write a chunk's allocation and commit it once the blocking conservation check holds for its days."""
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.customer_cost_allocation, start, end, result.allocated)
+        warehouse.replace_window(conn, schema.unallocated_costs, start, end, result.unallocated)
+        warehouse.replace_window(conn, schema.customer_overhead_allocation, start, end, result.overhead)
+        totals = queries.conservation_totals(conn, start, end)
+        gaps = conservation_gaps(totals)
+        if not gaps.empty:
+            # Raising rolls the chunk back: its days keep the previous good allocation.
+            raise AllocationNotConserved(describe_gaps(gaps))
+    return totals
 
 
 @contextmanager
-def _writer(conn: Connection) -> Iterator[Executor]:
+def _writer(warehouse: Warehouse) -> Iterator[Executor]:
     """Runs chunk writes beside the next chunk's allocation: in a thread on
-    PostgreSQL; inline on SQLite, whose connections stay in their own thread."""
-    if conn.dialect.name == "postgresql":
+    PostgreSQL; inline on SQLite, which has one writer at a time."""
+    if warehouse.dialect() == "postgresql":
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="allocation-writer") as pool:
             yield pool
     else:
@@ -123,26 +129,37 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
     rules = load_allocation_rules()
     drivers = rules.driver_services()
     summary = WindowSummary()
-    with warehouse.transaction() as conn, warehouse.engine.connect() as reader, _writer(conn) as writer:
-        pending = None
-        for start, end in day_chunks(first, last, CHUNK_DAYS):
-            # Inputs come from a second connection so the next chunk is read and
+    committed: list[tuple[dt.date, dt.date]] = []
+    checked: list[pd.DataFrame] = []
+    pending: tuple[tuple[dt.date, dt.date], Future] | None = None
+
+    def settle() -> None:
+        """Wait for the chunk in flight; its failure fails the run, naming what was committed."""
+        span, future = pending
+        try:
+            checked.append(future.result())
+        except Exception as exc:
+            raise chunk_failure(WHAT, span, last, committed, exc) from exc
+        committed.append(span)
+        if span != (first, last):
+            context.log.info(f"{WHAT}: committed days {span[0]}..{span[1]}")
+
+    warehouse.create_schema()
+    with warehouse.engine.connect() as reader, _writer(warehouse) as writer:
+        for start, end in run_chunks(first, last):
+            # Inputs come from a connection of their own so the next chunk is read and
             # allocated while the database still writes the previous one.
             costs = queries.cost_rows(reader, start, end)
             customers = customers_by_day(queries.snapshots_for(reader, start, end), sorted(set(costs["date"])))
             metrics = queries.driver_metrics(reader, start, end, drivers)
+            reader.rollback()  # end the read snapshot: SQLite cannot write behind an open read
             result = allocate(costs, metrics, customers, rules)
             if pending is not None:
-                pending.result()  # one write in flight; re-raises its error
-            pending = writer.submit(_write_chunk, warehouse, conn, start, end, result)
+                settle()  # one write in flight
+            pending = ((start, end), writer.submit(_commit_chunk, warehouse, start, end, result))
             summary.add(result, metrics)
-        if pending is not None:
-            pending.result()
-        totals = queries.conservation_totals(conn, first, last)
-        gaps = conservation_gaps(totals)
-        if not gaps.empty:
-            # Raising rolls the transaction back: the previous good allocation stays.
-            raise AllocationNotConserved(describe_gaps(gaps))
+        settle()
+    totals = pd.concat(checked, ignore_index=True)
 
     unspread = summary.unspread()
     driver_gaps = summary.driver_gaps(rules)

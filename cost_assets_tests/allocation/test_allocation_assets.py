@@ -102,26 +102,43 @@ def test_costs_without_a_customer_snapshot_fail_naming_the_table_and_day(sqlite_
     assert "customer_snapshots has no snapshot on or before 2026-11-09" in failure_message(result)
 
 
-def test_a_failure_after_some_chunks_were_written_rolls_back_the_whole_window(warehouse, monkeypatch):
+def test_a_failure_in_a_later_chunk_keeps_the_committed_days_and_leaves_the_rest(warehouse, monkeypatch):
     materialize_days([*INGESTION, cost_allocation], warehouse, FIRST, LAST)
-    before = tables(warehouse)
+    before = tables(warehouse)["customer_cost_allocation"]
+    # New usage for every day: cust-001 now makes ten times its requests.
+    with warehouse.transaction() as conn:
+        conn.exec_driver_sql("UPDATE service_metrics SET request_count = request_count * 10 WHERE customer_id = 'cust-001'")
 
-    monkeypatch.setattr(allocation_assets, "CHUNK_DAYS", 1)  # one chunk per day
-    real_write = allocation_assets._write_chunk
+    monkeypatch.setenv("COST_RUN_CHUNK_DAYS", "1")  # one chunk per day
+    real_commit = allocation_assets._commit_chunk
 
-    def failing_write(warehouse_, conn, start, end, result):
+    def failing_commit(warehouse_, start, end, result):
         if start == LAST:
             raise RuntimeError(f"disk full while writing {start}")
-        real_write(warehouse_, conn, start, end, result.__class__(
-            allocated=result.allocated.iloc[:0], unallocated=result.unallocated,
-            overhead=result.overhead, unspread_overhead=result.unspread_overhead))
+        return real_commit(warehouse_, start, end, result)
 
-    monkeypatch.setattr(allocation_assets, "_write_chunk", failing_write)
+    monkeypatch.setattr(allocation_assets, "_commit_chunk", failing_commit)
     result = materialize_days([cost_allocation], warehouse, FIRST, LAST, raise_on_error=False)
     assert not result.success
-    assert "disk full while writing 2026-11-11" in failure_message(result)
-    for name, frame in tables(warehouse).items():
-        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+    message = failure_message(result)
+    assert "disk full while writing 2026-11-11" in message
+    assert f"committed before the failure: days {FIRST}..{LAST - dt.timedelta(days=1)}" in message
+    assert f"days {LAST}..{LAST} were left as they were" in message
+
+    after = tables(warehouse)["customer_cost_allocation"]
+    balance = day_balance(warehouse)  # every day still balances, old or new
+    assert (balance["allocated"] + balance["unallocated"] - balance["effective"]).abs().max() < 0.01
+
+    def cust_001_usage_share(frame, day):
+        rows = frame[(frame["customer_id"] == "cust-001") & (frame["allocation_method"] == "usage_proportional")
+                     & (frame["date"].astype(str).str[:10] == day.isoformat())]
+        return rows["allocated_cost"].sum()
+
+    for day in (FIRST, LAST - dt.timedelta(days=1)):  # committed: the new usage
+        assert cust_001_usage_share(after, day) > 2 * cust_001_usage_share(before, day) > 0
+    last_before = before[before["date"].astype(str).str[:10] == LAST.isoformat()].reset_index(drop=True)
+    last_after = after[after["date"].astype(str).str[:10] == LAST.isoformat()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(last_after, last_before)  # left as it was
 
 
 # --- a company that is not the demo: its own FOCUS file and product database ---------------
