@@ -9,6 +9,8 @@ from cost_assets.analytics.assets import as_of_reports, team_daily_costs
 from cost_assets.anomalies.alerts import AlertWebhook
 from cost_assets.anomalies.assets import cost_anomalies, cost_anomalies_by_dimension
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
+from cost_assets.forecasts.assets import cost_forecasts
+from cost_assets.forecasts.sensors import forecast_margin_alert_sensor
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_schedule
 from cost_assets.ingestion.billing_source import BillingSourceResource
@@ -50,9 +52,10 @@ defs = Definitions(
         cost_anomalies_by_dimension,
         team_daily_costs,
         off_hours_waste,
+        cost_forecasts,
     ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
-    sensors=[cost_anomaly_alert_sensor, pipeline_failure_alert_sensor],
+    sensors=[cost_anomaly_alert_sensor, pipeline_failure_alert_sensor, forecast_margin_alert_sensor],
     resources=RESOURCES,
 )

@@ -121,6 +121,7 @@ class Settings:
     api_port: int
     api_workers: int
     alert_recent_days: int
+    forecast_margin_alert_pct: float
     dagster_ui_url: str
     ce_max_requests: int
     ce_hourly: bool
@@ -167,6 +168,8 @@ def _read_settings() -> Settings:
         api_workers=int_setting("COST_API_WORKERS", 1, minimum=1, maximum=256),
         # Only anomalies this recent alert: backfilling history must not flood the channel.
         alert_recent_days=int_setting("COST_ALERT_RECENT_DAYS", 3, minimum=1),
+        # A customer whose forecast month-end margin falls below this percent is posted once a month.
+        forecast_margin_alert_pct=float_setting("COST_FORECAST_MARGIN_ALERT_PCT", 0.0, minimum=-1000.0, maximum=100.0),
         dagster_ui_url=(env("COST_DAGSTER_UI_URL") or "http://127.0.0.1:3000").rstrip("/"),
         ce_max_requests=int_setting("COST_CE_MAX_REQUESTS", 200, minimum=1),
         ce_hourly=switch_setting("COST_CE_HOURLY"),

@@ -10,14 +10,14 @@ from fastapi.responses import JSONResponse
 
 from cost_assets.api import models
 from cost_assets.api.dependencies import ApiState, authorized, strict_query
-from cost_assets.api.routes import anomalies, customers, dashboard, services, teams, trend, waste
+from cost_assets.api.routes import anomalies, customers, dashboard, forecast, services, teams, trend, waste
 from cost_assets.api.security import SECURITY_HEADERS, RefuseQueryToken, SecurityHeaders
 from cost_assets.resources.warehouse import SchemaNotCurrentError, Warehouse, WarehouseError
 from cost_assets.settings import API_TIMEOUTS, get_settings
 
 log = logging.getLogger("cost_api")
 NOT_FOUND = {404: {"model": models.ErrorBody}, 401: {"model": models.ErrorBody}}
-RESOURCES = [teams, services, customers, anomalies, trend, waste]
+RESOURCES = [teams, services, customers, anomalies, trend, waste, forecast]
 
 
 def api_warehouse(url: str) -> Warehouse:

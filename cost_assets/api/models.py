@@ -188,3 +188,26 @@ class Waste(BaseModel):
     monthlySaving: Optional[float]
     environments: list[WasteEnvironment]
     waste: list[WasteOpportunity]
+
+
+class ForecastTotal(BaseModel):
+    actualToDate: float
+    forecast: float
+    # The 80% interval of the month's cost.
+    low: float
+    high: float
+
+
+class CustomerForecast(ForecastTotal):
+    customerId: str
+    mrr: Optional[float]
+    # (mrr - forecast) / mrr in percent; null without a positive MRR.
+    forecastMargin: Optional[float]
+
+
+class Forecast(BaseModel):
+    asOf: dt.date
+    monthStart: dt.date
+    monthEnd: dt.date
+    company: ForecastTotal
+    customers: list[CustomerForecast]

@@ -14,6 +14,7 @@ from cost_assets.resources.sql import days_before
 from cost_assets.resources.schema import (
     cost_anomalies,
     cost_anomaly_root_causes,
+    cost_forecasts,
     customer_cost_allocation,
     customer_unit_economics,
     daily_team_costs,
@@ -130,3 +131,15 @@ def trend(as_of: dt.date | None, days: int) -> Select:
 
 def waste(as_of: dt.date | None) -> Select:
     return select(off_hours_waste).where(_as_of(off_hours_waste.c.as_of_date, as_of, off_hours_waste.c.as_of_date))
+
+
+def forecast(as_of: dt.date | None) -> Select:
+    """The company's and every customer's month-end forecast as of a day (default: the latest)."""
+    f = cost_forecasts.c
+    return (
+        select(f.scope, f.scope_value, f.as_of_date, f.month_start, f.month_end, f.actual_to_date, f.forecast, f.low,
+               f.high, f.mrr, f.forecast_margin_pct)
+        .where(_as_of(f.as_of_date, as_of, f.as_of_date), f.scope.in_(["company", "customer"]))
+        # Lowest forecast margin first; customers without a margin last.
+        .order_by(f.scope, f.forecast_margin_pct.is_(None), f.forecast_margin_pct, f.scope_value)
+    )
