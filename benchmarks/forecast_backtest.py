@@ -40,8 +40,10 @@ from cost_assets.forecasts.forecast import forecast_days, series_matrix  # noqa:
 RESULTS = Path(__file__).with_name("FORECAST_RESULTS.md")
 AS_OF_DAYS = (7, 14, 21)
 DEMO_FIRST, DEMO_LAST = dt.date(2025, 11, 1), dt.date(2026, 10, 31)
-# Targets (issue: forecast quality).
+# Targets: beat the naive forecast on MAPE; 80% intervals hold the truth 70%..90% of the time.
 COVERAGE_RANGE = (0.70, 0.90)
+# Five further seeded years on which the interval widening was chosen (reported apart, not a target).
+TUNING_SEED = 30000000
 
 
 def demo_costs() -> tuple[pd.DataFrame, dict]:
@@ -70,12 +72,12 @@ def demo_costs() -> tuple[pd.DataFrame, dict]:
         return queries.daily_series(conn, DEMO_FIRST, DEMO_LAST)
 
 
-def seeded_costs() -> tuple[pd.DataFrame, dict]:
-    """The anomaly benchmark's years as services, and each year's total as its company."""
+def seeded_costs(seed: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """The anomaly benchmark's years (or five from `seed`) as services, and each year's total as its company."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from anomaly_quality import generate_years
+    from anomaly_quality import SEED, generate_years
 
-    history, _ = generate_years()
+    history, _ = generate_years(seed=SEED if seed is None else seed)
     services = history.rename(columns={"key": "scope_value"}).assign(scope="service")
     year = services["scope_value"].str.split("/").str[0]
     company = (services.assign(scope_value=year).groupby(["date", "scope_value"], as_index=False)["cost"].sum()
@@ -136,6 +138,7 @@ def main() -> None:
     rows = pd.concat([backtest("demo", *demo_costs()), backtest("seeded years", *seeded_costs())], ignore_index=True)
     table = summary(rows)
     pooled = summary(rows.assign(scope="all", data="all")).query("day == 'all'").iloc[0]
+    tuning = summary(backtest("tuning years", *seeded_costs(TUNING_SEED))).query("day == 'all'")
     print(markdown(table))
     checks = []
     for r in table[table["day"] == "all"].itertuples():
@@ -159,9 +162,18 @@ def main() -> None:
         "",
         *[f"- {'met' if ok else 'NOT MET'}: {label}" for label, ok in checks],
         "",
+        "## Tuning",
+        "",
+        f"`INTERVAL_WIDENING` and `ERROR_ORIGINS` (cost_assets/forecasts/forecast.py) were chosen on five other "
+        f"seeded years (seeds {TUNING_SEED}..{TUNING_SEED + 4}) and on the demo: widening 1.0 to 1.5 and 56 or 84 "
+        "error origins were compared; 84 origins and 1.2 is the smallest widening that put every scope of both "
+        "inside 70%..90%. The benchmark's own seeded years were not used to choose. The tuning years now:",
+        "",
+        markdown(tuning),
+        "",
     ]
     RESULTS.write_text("\n".join(text))
-    print("\n".join(text[-len(checks) - 1:]))
+    print("\n".join(text))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from cost_assets.anomalies.alerts import AlertCursor
@@ -29,7 +30,7 @@ def select_margin_alerts(forecasts: pd.DataFrame, cursor: AlertCursor, threshold
         return forecasts
     below = forecasts[forecasts["forecast_margin_pct"].notna() & (forecasts["forecast_margin_pct"] < threshold_pct)]
     keys = [alert_key(c, m) for c, m in zip(below["scope_value"], below["month_start"])]
-    fresh = below[[key not in cursor.alerted for key in keys]]
+    fresh = below[np.array([key not in cursor.alerted for key in keys], dtype=bool)]
     latest = fresh.sort_values("as_of_date").groupby(["scope_value", "month_start"]).tail(1)
     return latest.sort_values(["forecast_margin_pct", "scope_value"])
 
