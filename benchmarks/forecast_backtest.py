@@ -121,7 +121,8 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
 
     by_day = rows.groupby(["data", "scope", "day"]).apply(stats, include_groups=False).reset_index()
     overall = rows.groupby(["data", "scope"]).apply(stats, include_groups=False).reset_index().assign(day="all")
-    return pd.concat([by_day, overall], ignore_index=True).sort_values(["data", "scope", "day"], key=lambda c: c.astype(str))
+    return pd.concat([by_day, overall], ignore_index=True).sort_values(
+        ["data", "scope", "day"], key=lambda c: c.astype(str).str.zfill(3) if c.name == "day" else c)
 
 
 def markdown(table: pd.DataFrame) -> str:

@@ -172,7 +172,8 @@ class Forecaster:
         month_positions = np.array([series.position(day) for day in month])
         in_history = month_positions <= position
         past = month_positions[in_history]
-        known = ~np.isnan(series.cost[past]) if len(past) else np.zeros((0, series.cost.shape[1]), dtype=bool)
+        # A day with data is known for every series: one that had not appeared yet cost $0.
+        known = series.observed[past] if len(past) else np.zeros((0, series.cost.shape[1]), dtype=bool)
         actual = np.nansum(series.cost[past], axis=0) if len(past) else np.zeros(series.cost.shape[1])
         observed_days = int(series.observed[past].any(axis=1).sum()) if len(past) else 0
         # Days to predict: after as_of, and the month's days up to it without data.

@@ -137,3 +137,16 @@ def test_no_data_after_the_as_of_day_changes_its_forecast():
     second = forecast_days(series_matrix(changed, {"service": set(costs["date"])}, HISTORY_START, HISTORY_END), [as_of])
     pd.testing.assert_frame_equal(first, second)
     assert first["days_forecast"].eq(14).all()
+
+
+def test_a_series_that_appears_mid_month_costs_nothing_before_it():
+    days_with_data = days(HISTORY_START, dt.date(2026, 3, 20))
+    costs = pd.DataFrame([{"date": day, "scope": "customer", "scope_value": "old", "cost": 10.0} for day in days_with_data]
+                         + [{"date": day, "scope": "customer", "scope_value": "new", "cost": 70.0}
+                            for day in days_with_data if day >= dt.date(2026, 3, 6)])
+    series = series_matrix(costs, {"customer": set(days_with_data)}, HISTORY_START, dt.date(2026, 3, 31))
+    rows = forecast_days(series, [dt.date(2026, 3, 20)]).set_index("scope_value")
+    assert rows.loc["new", "actual_to_date"] == pytest.approx(15 * 70.0)
+    assert rows.loc["new", "days_forecast"] == 11  # the 5 days before it appeared are known: $0
+    assert rows.loc["new", "forecast"] == pytest.approx(26 * 70.0)
+    assert rows.loc["old", "forecast"] == pytest.approx(31 * 10.0)
