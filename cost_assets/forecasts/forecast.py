@@ -38,7 +38,7 @@ LEVEL_DAYS = 14
 ERROR_ORIGINS = 84
 # Quantiles of past windows understate the spread (the windows overlap, and steps and spikes
 # are rarer than the next month may bring): the interval's half-widths are stretched by this.
-# Chosen on seeded years the backtest does not report (benchmarks/forecast_backtest.py, "Tuning").
+# Chosen on other seeded years than the backtest's and on the demo (benchmarks/FORECAST_RESULTS.md, "Tuning").
 INTERVAL_WIDENING = 1.2
 INTERVAL = (0.10, 0.90)
 # Days before the as-of day the forecast reads: the fit, the longest month, the error origins.
@@ -175,7 +175,7 @@ class Forecaster:
         # A day with data is known for every series: one that had not appeared yet cost $0.
         known = series.observed[past] if len(past) else np.zeros((0, series.cost.shape[1]), dtype=bool)
         actual = np.nansum(series.cost[past], axis=0) if len(past) else np.zeros(series.cost.shape[1])
-        observed_days = int(series.observed[past].any(axis=1).sum()) if len(past) else 0
+        observed_days = known.sum(axis=0)
         # Days to predict: after as_of, and the month's days up to it without data.
         future_weekdays = np.array([day.weekday() for day, future in zip(month, ~in_history) if future], dtype=int)
         past_weekdays = self._weekday[past]
