@@ -9,7 +9,7 @@ A day's prediction is the series' recent level times its weekday factor:
 
 * weekday factors: the last ``FIT_WEEKS`` weeks up to the fit day are cut
   into 7-day blocks; each day's cost relative to its block's mean, medianed
-  per weekday over the blocks, normalised to average 1;
+  per weekday over the blocks with data on every day, normalised to average 1;
 * level: the median of the last ``LEVEL_DAYS`` deseasonalised days (a spike
   of a few days moves it little, a step moves it within a week).
 
@@ -100,18 +100,21 @@ def _nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
     return np.where(count > 0, (lower + upper) / 2, np.nan)
 
 
-def fit(series: Series, origin: int) -> tuple[np.ndarray, np.ndarray]:
-    """(level per series, weekday factors [7 x series]) from the days up to position `origin`."""
+def fit(series: Series, origin: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(level per series, weekday factors [7 x series], whole weeks they rest on per series)
+    from the days up to position `origin`. Without a whole week the factors are 1."""
     weeks = min(FIT_WEEKS, (origin + 1) // 7)
     n_keys = series.cost.shape[1]
     if weeks == 0:
-        return np.full(n_keys, np.nan), np.ones((7, n_keys))
+        return np.full(n_keys, np.nan), np.ones((7, n_keys)), np.zeros(n_keys, dtype=int)
     start = origin + 1 - weeks * 7
     window = series.cost[start:origin + 1]
     blocks = window.reshape(weeks, 7, n_keys)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        block_mean = np.nanmean(blocks, axis=1, keepdims=True)
+        # Only whole weeks: a week's mean over some of its days is biased by which days they are.
+        complete = ~np.isnan(blocks).any(axis=1, keepdims=True)
+        block_mean = np.where(complete, np.nanmean(blocks, axis=1, keepdims=True), np.nan)
         ratio = blocks / np.where(block_mean > 0, block_mean, np.nan)
         by_position = _nanmedian(ratio, axis=0)  # [7 x series], position 0 = weekday of `start`
         by_position = by_position / np.nanmean(by_position, axis=0, keepdims=True)
@@ -120,7 +123,7 @@ def fit(series: Series, origin: int) -> tuple[np.ndarray, np.ndarray]:
     factors = np.roll(by_position, first_weekday, axis=0)  # row = weekday (Monday 0)
     weekdays = (first_weekday + np.arange(weeks * 7)) % 7
     recent = (window / factors[weekdays])[-LEVEL_DAYS:]
-    return _nanmedian(recent, axis=0), factors
+    return _nanmedian(recent, axis=0), factors, complete.sum(axis=(0, 1))
 
 
 def predicted_sum(level: np.ndarray, factors: np.ndarray, weekdays: np.ndarray) -> np.ndarray:
@@ -136,7 +139,7 @@ class Forecaster:
         self._fits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._weekday = series.days.weekday.to_numpy()
 
-    def _fit(self, origin: int):
+    def _fit(self, origin: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if origin not in self._fits:
             self._fits[origin] = fit(self.series, origin)
         return self._fits[origin]
@@ -154,12 +157,13 @@ class Forecaster:
             known = ~np.isnan(actual)
             if not known.any():
                 continue
-            level, factors = self._fit(origin)
+            level, factors, weeks = self._fit(origin)
             weekdays = self._weekday[days]
             # Compare on the days with data only: a missing day is neither over nor under.
             predicted = np.nan_to_num(level) * np.where(known, factors[weekdays], 0.0).sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                errors[k] = np.where(predicted > 0, np.nansum(actual, axis=0) / predicted - 1, np.nan)
+                # Fits on less than two whole weeks (a series' first days) say nothing of later ones.
+                errors[k] = np.where((predicted > 0) & (weeks >= 2), np.nansum(actual, axis=0) / predicted - 1, np.nan)
         return errors
 
     def month_end(self, as_of: dt.date) -> pd.DataFrame:
@@ -185,7 +189,7 @@ class Forecaster:
             missing_weekday_counts[weekday] = ((~known) & (past_weekdays[:, None] == weekday)).sum(axis=0)
         future_counts = np.bincount(future_weekdays, minlength=7)[:, None]
         counts = missing_weekday_counts + future_counts
-        level, factors = self._fit(position)
+        level, factors, _ = self._fit(position)
         remaining = np.nan_to_num(level) * (factors * counts).sum(axis=0)
         horizon = counts.sum(axis=0).astype(int)
         low, high = remaining.copy(), remaining.copy()

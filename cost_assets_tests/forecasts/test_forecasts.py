@@ -16,6 +16,7 @@ HISTORY_START, HISTORY_END = dt.date(2025, 11, 1), dt.date(2026, 3, 31)
 PATTERN = {"api": [100, 100, 100, 110, 120, 40, 30], "db": [50] * 7}
 CUSTOMER_PATTERN = {"c-heavy": [30, 30, 30, 30, 30, 10, 10], "c-light": [5, 5, 5, 5, 5, 1, 1]}
 MRR = {"c-heavy": 500.0, "c-light": 400.0}
+PLANTED_START = dt.date(2026, 1, 1)  # ten weeks before the as-of days: a full fit and past errors
 
 
 def days(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -58,9 +59,9 @@ def month_total(pattern: list[float], first: dt.date, last: dt.date) -> float:
 def test_a_constant_weekday_pattern_forecasts_exactly_and_later_days_do_not_leak(warehouse):
     # After 2026-03-11 (the last as-of day) the costs jump 100-fold: a forecast that read them would show it.
     jump = {day: 10_000.0 for day in days(dt.date(2026, 3, 12), HISTORY_END)}
-    write(warehouse, schema.daily_costs, daily_cost_rows(PATTERN, HISTORY_START, HISTORY_END, jump))
-    write(warehouse, schema.customer_cost_allocation, allocation_rows(HISTORY_START, HISTORY_END, jump))
-    write(warehouse, schema.customer_snapshots, snapshots(HISTORY_START))
+    write(warehouse, schema.daily_costs, daily_cost_rows(PATTERN, PLANTED_START, HISTORY_END, jump))
+    write(warehouse, schema.customer_cost_allocation, allocation_rows(PLANTED_START, HISTORY_END, jump))
+    write(warehouse, schema.customer_snapshots, snapshots(PLANTED_START))
     assert materialize_days([cost_forecasts], warehouse, dt.date(2026, 3, 10), dt.date(2026, 3, 11)).success
 
     rows = warehouse.read("SELECT * FROM cost_forecasts WHERE as_of_date = '2026-03-11'").set_index(["scope", "scope_value"])
