@@ -168,7 +168,8 @@ def main() -> None:
         f"`INTERVAL_WIDENING` and `ERROR_ORIGINS` (cost_assets/forecasts/forecast.py) were chosen on five other "
         f"seeded years (seeds {TUNING_SEED}..{TUNING_SEED + 4}) and on the demo: widening 1.0 to 1.5 and 56 or 84 "
         "error origins were compared; 84 origins and 1.2 is the smallest widening that put every scope of both "
-        "inside 70%..90%. The benchmark's own seeded years were not used to choose. The tuning years now:",
+        "inside 70%..90% (before weekday factors were limited to whole weeks). The benchmark's own seeded "
+        "years were not used to choose. The tuning years now:",
         "",
         markdown(tuning),
         "",
