@@ -1,7 +1,7 @@
 """cost_forecasts: month-end cost forecasts with an 80% interval (company, services, customers)
 
-Revision ID: 0003_cost_forecasts
-Revises: 0002_focus_costs_view
+Revision ID: 0004_cost_forecasts
+Revises: 0003_anomaly_root_causes
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Column, Date, Float, Integer, Numeric, String
 
-revision = "0003_cost_forecasts"
-down_revision = "0002_focus_costs_view"
+revision = "0004_cost_forecasts"
+down_revision = "0003_anomaly_root_causes"
 branch_labels = None
 depends_on = None
 
