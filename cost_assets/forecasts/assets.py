@@ -10,7 +10,8 @@ from cost_assets.allocation.allocation import customers_by_day
 from cost_assets.forecasts import queries
 from cost_assets.forecasts.forecast import HISTORY_DAYS, forecast_days, series_matrix, with_margins
 from cost_assets.metadata import money, table
-from cost_assets.partitions import day_range, daily_partitions, single_run, trailing_dependency, window_days
+from cost_assets.partitions import (commit_in_chunks, day_range, daily_partitions, single_run, trailing_dependency,
+                                    window_days)
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -41,15 +42,19 @@ def month_end_forecasts(costs: pd.DataFrame, observed: dict[str, set[dt.date]], 
 )
 def cost_forecasts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
-    with warehouse.transaction() as conn:
-        costs, observed = queries.daily_series(conn, first - dt.timedelta(days=HISTORY_DAYS), last)
-        forecasts = month_end_forecasts(costs, observed, queries.customer_snapshots(conn, first, last), first, last)
-        warehouse.replace_window(conn, schema.cost_forecasts, first, last, forecasts, date_column="as_of_date")
-    latest = forecasts[forecasts["as_of_date"] == last]
+
+    def write_chunk(conn, start: dt.date, end: dt.date) -> pd.DataFrame:
+        costs, observed = queries.daily_series(conn, start - dt.timedelta(days=HISTORY_DAYS), end)
+        forecasts = month_end_forecasts(costs, observed, queries.customer_snapshots(conn, start, end), start, end)
+        warehouse.replace_window(conn, schema.cost_forecasts, start, end, forecasts, date_column="as_of_date")
+        return forecasts[forecasts["as_of_date"] == end]
+
+    # Only each chunk's last day is kept: the metadata shows the latest.
+    latest = commit_in_chunks(warehouse, first, last, write_chunk, context.log, "cost_forecasts")[-1]
     company = latest[latest["scope"] == "company"]
     customers = latest[latest["scope"] == "customer"].sort_values("forecast_margin_pct")
     return MaterializeResult(metadata={
-        "row_count": len(forecasts),
+        "series_forecast": len(latest),
         "company_forecast": money(company["forecast"].sum()),
         "company_interval": f"{company['low'].sum():,.2f} .. {company['high'].sum():,.2f}",
         "customers_below_zero_margin": int((customers["forecast_margin_pct"] < 0).sum()),
