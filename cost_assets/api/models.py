@@ -89,6 +89,25 @@ class CustomerAllocation(BaseModel):
     allocation: list[AllocationLine]
 
 
+class EconomicsDay(BaseModel):
+    # The trailing 30 days up to this day, as /costs/customers/{id}?as_of=<this day> answers.
+    asOf: dt.date
+    mrr: Optional[float]
+    monthlyInfraCost: float
+    grossMargin: Optional[float]
+    fullyLoadedCost: float
+    fullyLoadedMargin: Optional[float]
+    missingDays: int
+
+
+class CustomerHistory(BaseModel):
+    customerId: str
+    customerName: str
+    asOf: dt.date
+    days: int
+    history: list[EconomicsDay]
+
+
 class Customers(BaseModel):
     asOf: Optional[dt.date]
     customers: list[CustomerEconomics]

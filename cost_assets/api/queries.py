@@ -78,6 +78,23 @@ def customers(as_of: dt.date | None, customer_id: str | None = None) -> Select:
     return query.where(economics.customer_id == bindparam("customer_id", customer_id))
 
 
+HISTORY_COLUMNS = ["as_of_date", "mrr", "monthly_infra_cost", "gross_margin_pct", "fully_loaded_cost",
+                   "fully_loaded_margin_pct", "missing_days", "customer_name"]
+
+
+def customer_history(customer_id: str, as_of: dt.date | None, days: int) -> Select:
+    """A customer's unit economics as of each day of the `days` up to as_of (default: the
+    latest day of customer_unit_economics, as /costs/customers/{id} uses)."""
+    economics = customer_unit_economics.c
+    last = literal(as_of) if as_of else select(func.max(economics.as_of_date)).scalar_subquery()
+    return (
+        select(*(economics[c] for c in HISTORY_COLUMNS))
+        .where(economics.customer_id == bindparam("customer_id", customer_id),
+               economics.as_of_date <= last, economics.as_of_date > days_before(last, literal(days)))
+        .order_by(economics.as_of_date)
+    )
+
+
 def _last_day(as_of: dt.date | None):
     return literal(as_of) if as_of else select(func.max(daily_team_costs.c.date)).scalar_subquery()
 

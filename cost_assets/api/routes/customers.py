@@ -1,5 +1,5 @@
-"""/costs/customers, /costs/customers/{customer_id} and its /allocation: unit economics
-per customer, and how a customer's cost was placed."""
+"""/costs/customers, /costs/customers/{customer_id}, its /allocation and its /history: unit
+economics per customer, how a customer's cost was placed, and its economics day by day."""
 
 import orjson
 from fastapi import APIRouter, HTTPException
@@ -34,6 +34,24 @@ def get_customer_allocation(rows: Warehouse, customer_id: PathName, days: Days =
     ]
     return answer({"customerId": customer_id, "asOf": day(found[0]["as_of_date"]), "days": days,
                    "total": money(sum(float(r["allocated_cost"]) for r in found)), "allocation": lines})
+
+
+@router.get("/costs/customers/{customer_id}/history", response_model=models.CustomerHistory)
+def get_customer_history(rows: Warehouse, customer_id: PathName, days: Days = 90, as_of: AsOf = None):
+    """The customer's economics as of each of the `days` days up to as_of: what the dashboard's
+    cost-against-MRR and margin charts draw."""
+    found = rows(queries.customer_history(customer_id, as_of, days))
+    if not found:
+        raise HTTPException(status_code=404, detail=f"no unit economics for customer {customer_id!r} "
+                                                    f"in the {days} days to {as_of or 'the latest day'}")
+    history = [
+        {"asOf": day(r["as_of_date"]), "mrr": optional(r["mrr"]), "monthlyInfraCost": money(r["monthly_infra_cost"]),
+         "grossMargin": optional(r["gross_margin_pct"]), "fullyLoadedCost": money(r["fully_loaded_cost"]),
+         "fullyLoadedMargin": optional(r["fully_loaded_margin_pct"]), "missingDays": int(r["missing_days"])}
+        for r in found
+    ]
+    return answer({"customerId": customer_id, "customerName": found[-1]["customer_name"], "asOf": history[-1]["asOf"],
+                   "days": days, "history": history})
 
 
 @router.get("/costs/customers", response_model=models.Customers)
