@@ -7,7 +7,7 @@ from cost_assets_tests.api.conftest import AUTH, EARLIER
 
 ENDPOINTS = ["/costs/teams", "/costs/services", "/costs/services/shared-db", "/costs/customers/c1",
              "/costs/customers", "/costs/anomalies", "/costs/trend?days=7", "/costs/waste",
-             "/costs/customers/c2/allocation"]
+             "/costs/customers/c2/allocation", "/costs/customers/c1/history"]
 
 
 @pytest.mark.parametrize("path", ENDPOINTS + ["/"])
@@ -165,3 +165,20 @@ def test_customer_allocation_shows_how_shared_costs_were_split(client):
 def test_customer_allocation_of_an_unknown_customer_is_404(client):
     response = client.get("/costs/customers/nobody/allocation", headers=AUTH)
     assert response.status_code == 404 and "nobody" in response.json()["detail"]
+
+
+def test_customer_history_is_its_economics_as_of_each_day(client):
+    body = client.get("/costs/customers/c1/history", headers=AUTH).json()
+    assert body["customerId"] == "c1" and body["customerName"] == "Profitable Co" and body["days"] == 90
+    assert body["asOf"] == "2026-03-31"
+    assert [(d["asOf"], d["monthlyInfraCost"], d["grossMargin"], d["fullyLoadedMargin"]) for d in body["history"]] == [
+        ("2026-03-30", 4000.0, 20.0, 19.0), ("2026-03-31", 1000.0, 80.0, 79.0)]
+    # Each day as /costs/customers/{id}?as_of= that day answers it.
+    for entry in body["history"]:
+        that_day = client.get(f"/costs/customers/c1?as_of={entry['asOf']}", headers=AUTH).json()
+        assert {k: that_day[k] for k in entry} == entry
+    # The window ends at as_of and holds `days` days.
+    assert [d["asOf"] for d in client.get("/costs/customers/c1/history?days=1&as_of=2026-03-30", headers=AUTH).json()["history"]] == [
+        "2026-03-30"]
+    response = client.get("/costs/customers/c1/history?as_of=2025-01-01", headers=AUTH)
+    assert response.status_code == 404 and "c1" in response.json()["detail"]

@@ -177,6 +177,18 @@ function cell(column, value, row, extraClass) {
 
 // ---- charts ------------------------------------------------------------------------------------
 
+// plotly.js (served locally, no CDN) is 4 MB of script: fetched and parsed once, by the first page with a chart.
+let plotlyLoading;
+function plotly() {
+  plotlyLoading ||= new Promise((resolve, reject) => {
+    const script = element("script", {src: "/static/plotly.min.js"});
+    script.addEventListener("load", () => resolve(window.Plotly));
+    script.addEventListener("error", () => { plotlyLoading = null; reject(new Error("/static/plotly.min.js did not load")); });
+    document.head.append(script);
+  });
+  return plotlyLoading;
+}
+
 const LAYOUT = {margin: {t: 10, r: 10, b: 40, l: 60}, legend: {orientation: "h"}};
 const CONFIG = {displayModeBar: false, responsive: true};
 
@@ -242,7 +254,7 @@ async function drawTrend(div) {
     xref: "x", yref: "paper", x: estimated[estimated.length - 1], y: 1, yanchor: "bottom", showarrow: false,
     text: "estimated", font: {size: 11, color: "#666"},
   }] : [];
-  await Plotly.newPlot(div, traces, {...LAYOUT, yaxis: {tickprefix: "$"}, shapes, annotations}, CONFIG);
+  await (await plotly()).newPlot(div, traces, {...LAYOUT, yaxis: {tickprefix: "$"}, shapes, annotations}, CONFIG);
   div.dataset.estimatedDays = estimated.length;
   div.on("plotly_click", (event) => go({view: "team", id: teams[event.points[0].curveNumber], q: "", page: 1}));
   markDrawn("trend");
@@ -251,7 +263,7 @@ async function drawTrend(div) {
 async function drawMargins(div) {
   const {customers} = await api("/costs/customers");
   const rows = customers.filter((c) => c.grossMargin != null).slice(0, 25).reverse();
-  await Plotly.newPlot(div, [{
+  await (await plotly()).newPlot(div, [{
     type: "bar", orientation: "h", y: rows.map((c) => c.customerName), x: rows.map((c) => c.grossMargin),
     customdata: rows.map((c) => c.customerId),
     marker: {color: rows.map((c) => c.grossMargin < 0 ? "#d92d20" : "#12b76a")},
@@ -264,7 +276,7 @@ async function drawMargins(div) {
 async function drawServices(div) {
   const {services} = await api("/costs/services");
   const top = services.slice(0, 12).reverse();
-  await Plotly.newPlot(div, [{
+  await (await plotly()).newPlot(div, [{
     type: "bar", orientation: "h", y: top.map((s) => s.service), x: top.map((s) => s.last30DaysCost),
     marker: {color: "#2e90fa"},
   }], {...LAYOUT, margin: {...LAYOUT.margin, l: 120}, xaxis: {tickprefix: "$"}}, CONFIG);
@@ -351,13 +363,13 @@ async function customerPage(state, main) {
   const days = history ? history.history : [];
   const x = days.map((d) => d.asOf);
   const costBox = section(main, "Cost (trailing 30 days) against MRR, as of each day of the last 90");
-  await Plotly.newPlot(chart(costBox, "cost-mrr"), [
+  await (await plotly()).newPlot(chart(costBox, "cost-mrr"), [
     {name: "cost", type: "scatter", mode: "lines+markers", x, y: days.map((d) => d.monthlyInfraCost), line: {color: "#d92d20"}},
     {name: "fully loaded cost", type: "scatter", mode: "lines", x, y: days.map((d) => d.fullyLoadedCost), line: {color: "#f79009", dash: "dot"}},
     {name: "MRR", type: "scatter", mode: "lines+markers", x, y: days.map((d) => d.mrr), line: {color: "#12b76a"}},
   ], {...LAYOUT, yaxis: {tickprefix: "$"}}, CONFIG);
   const marginBox = section(main, "Gross margin as of each day");
-  await Plotly.newPlot(chart(marginBox, "margin-history"), [
+  await (await plotly()).newPlot(chart(marginBox, "margin-history"), [
     {name: "direct", type: "scatter", mode: "lines+markers", x, y: days.map((d) => d.grossMargin)},
     {name: "fully loaded", type: "scatter", mode: "lines+markers", x, y: days.map((d) => d.fullyLoadedMargin)},
   ], {...LAYOUT, yaxis: {ticksuffix: "%", zeroline: true, zerolinecolor: "#d92d20"}}, CONFIG);
@@ -369,7 +381,8 @@ async function customerPage(state, main) {
     total: {label: "total", values: {cost: cents(economics.costBreakdown.map((r) => r.cost))}},
   });
 
-  const explained = section(main, "How the cost was placed: by service and method, each shared pool's cost, driver and share");
+  const explained = section(main, "How the cost was placed (last 30 days): by service and method, each shared pool's cost, "
+                                  + "its driver and the customer's share");
   if (allocation) {
     dataTable(explained, {
       id: "allocation", name: `${economics.customerId}-allocation`, rows: allocation.allocation,
@@ -382,7 +395,7 @@ async function customerPage(state, main) {
         {key: "allocatedCost", label: "customer's cost", kind: "money"},
         {key: "days", label: "days", kind: "int"},
       ],
-      total: {label: `total, ${allocation.days} days to ${allocation.asOf}`, values: {allocatedCost: allocation.total}},
+      total: {label: "total", values: {allocatedCost: allocation.total}},
     });
   } else {
     explained.append(element("p", {class: "missing", text: "No cost was placed on this customer in the last 30 days."}));
@@ -475,7 +488,7 @@ async function teamPage(state, main) {
     {label: "services", value: team ? team.serviceCount : null, kind: "int", field: "serviceCount"},
   ]);
   const daily = section(main, "Cost per day (last 90 days)", {wide: true});
-  await Plotly.newPlot(chart(daily, "team-trend"), [{
+  await (await plotly()).newPlot(chart(daily, "team-trend"), [{
     name: state.id, type: "bar", x: trend.map((d) => d.date), y: trend.map((d) => d.byTeam[state.id] || 0), marker: {color: "#2e90fa"},
   }], {...LAYOUT, yaxis: {tickprefix: "$"}}, CONFIG);
   serviceTable(section(main, "Its services (last 30 days)"), services.filter((s) => s.team === state.id), `${state.id}-services`);
