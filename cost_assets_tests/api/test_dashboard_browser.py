@@ -139,6 +139,26 @@ def test_dashboard_draws_its_charts_and_drills_down_to_a_customer(api_warehouse,
         shown_total = float(page.locator("#allocation tfoot td.num[data-value]").get_attribute("data-value"))
         assert round(sum(float(r["customer's cost"]) for r in placed), 2) == shown_total == allocation["total"]
 
+        # One stacked bar per service (largest on top), a trace per method.
+        assert page.evaluate("document.getElementById('cost-by-method').data.map(t => [t.name, t.y, t.x])") == [
+            ["direct", ["shared-db", "worker"], [0, 90]], ["usage_proportional", ["shared-db", "worker"], [75, 0]]]
+
+        # On to the service, its team and the waste page: each the API's figures.
+        page.click("#allocation tbody a:text-is('shared-db')")
+        wait_rendered(page, "#view=service&id=shared-db")
+        report = get("/costs/services/shared-db")
+        assert float(page.locator("#service .figure[data-field=last30DaysCost]").get_attribute("data-value")) == report["last30DaysCost"]
+        assert page.locator("#service-customers tbody tr").count() == 4  # c1, c2, c3 (no MRR) and c5 (no cost) of the list
+        page.click("#service .figure[data-field=team] a")
+        wait_rendered(page, "#view=team&id=platform")
+        assert page.locator("#team .figure[data-field=totalCost] strong").inner_text() == "$3,000.00"
+        assert page.locator("#service-list tbody tr").count() == 2  # shared-db and cdn
+        page.click("nav a[data-view=waste]")
+        wait_rendered(page, "#view=waste")
+        assert float(page.locator("#waste .figure[data-field=totalCost]").get_attribute("data-value")) == get("/costs/waste")["totalCost"]
+        page.goto(f"{api.base}/#view=customer&id={worst['customerId']}")
+        wait_rendered(page, f"#view=customer&id={worst['customerId']}")
+
         # Another day: other figures, the API's for that day, and the day is in the URL.
         page.fill("#as-of-picker", EARLIER.isoformat())
         wait_rendered(page, f"#view=customer&id={worst['customerId']}&as_of={EARLIER}")

@@ -209,6 +209,9 @@ function rootCauses(anomaly) {
 }
 
 function anomalyTable(parent, anomalies, name) {
+  // Root causes (account, provider service, customer... by dollars) where the warehouse has them.
+  const causes = anomalies.some((a) => a.rootCauses && a.rootCauses.length)
+    ? [{key: "rootCauses", label: "root causes", show: rootCauses, csv: rootCauses}] : [];
   dataTable(parent, {
     id: "anomalies", name, rows: anomalies, empty: "No open anomalies.",
     columns: [
@@ -220,7 +223,7 @@ function anomalyTable(parent, anomalies, name) {
       {key: "expectedDaily", label: "expected", kind: "money"},
       {key: "impactUsd", label: "impact", kind: "money"},
       {key: "reason", label: "why"},
-      {key: "rootCauses", label: "root causes", show: rootCauses, csv: rootCauses},
+      ...causes,
       {key: "incidentId", label: "incident"},
     ],
   });
@@ -381,8 +384,16 @@ async function customerPage(state, main) {
     total: {label: "total", values: {cost: cents(economics.costBreakdown.map((r) => r.cost))}},
   });
 
+  const methods = section(main, "Cost by service and method (last 30 days)");
+  const lines = allocation ? allocation.allocation : [];
+  const placed = [...new Set(lines.map((r) => r.service))].reverse();
+  await (await plotly()).newPlot(chart(methods, "cost-by-method"), [...new Set(lines.map((r) => r.method))].map((method) => ({
+    name: method, type: "bar", orientation: "h", y: placed,
+    x: placed.map((service) => cents(lines.filter((r) => r.service === service && r.method === method).map((r) => r.allocatedCost))),
+  })), {...LAYOUT, barmode: "stack", margin: {...LAYOUT.margin, l: 110}, xaxis: {tickprefix: "$"}}, CONFIG);
+
   const explained = section(main, "How the cost was placed (last 30 days): by service and method, each shared pool's cost, "
-                                  + "its driver and the customer's share");
+                                  + "its driver and the customer's share", {wide: true});
   if (allocation) {
     dataTable(explained, {
       id: "allocation", name: `${economics.customerId}-allocation`, rows: allocation.allocation,
@@ -587,6 +598,8 @@ async function render() {
   }
 }
 
+// Already signed in and opened at /#token=...: the token must not stay in the address bar, nor in a shared link.
+if (new URLSearchParams(location.hash.slice(1)).has("token")) history.replaceState(null, "", "/");
 document.getElementById("as-of-picker").addEventListener("change", (event) => go({as_of: event.target.value}));
 document.getElementById("as-of-latest").addEventListener("click", () => go({as_of: ""}));
 window.addEventListener("hashchange", render);
