@@ -122,7 +122,9 @@ def test_the_dashboard_needs_the_token_and_a_session_cookie_opens_it(client):
     session = client.post("/session", headers=AUTH)
     assert session.status_code == 200 and "httponly" in session.headers["set-cookie"].lower()
     page = client.get("/")
-    assert page.status_code == 200 and "plotly.min.js" in page.text
+    assert page.status_code == 200 and "/static/dashboard.js" in page.text
+    # plotly.js is loaded by the dashboard's script, from this server (no CDN).
+    assert '"/static/plotly.min.js"' in client.get("/static/dashboard.js").text
     assert client.get("/costs/teams").status_code == 200  # the cookie works for the API too
     assert client.get("/static/plotly.min.js").status_code == 200
 

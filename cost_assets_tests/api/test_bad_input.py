@@ -91,9 +91,10 @@ def test_the_session_cookie_is_secure_over_https(api_warehouse):
 
 @pytest.mark.parametrize("path, status", [("/costs/teams", 200), ("/costs/teams?asof=2026-01-01", 422),
                                           ("/costs/services/nope", 404), ("/", 200), ("/static/dashboard.css", 200),
+                                          ("/static/dashboard.js", 200), ("/costs/customers/c1/history", 200),
                                           ("/openapi.json", 200), ("/docs", 200), ("/nowhere", 404)])
 def test_every_response_refuses_framing_and_sniffing(client, path, status):
-    for headers, expected in [(AUTH, status), ({}, 401 if path in ("/costs/teams", "/") else None)]:
+    for headers, expected in [(AUTH, status), ({}, 401 if path in ("/costs/teams", "/", "/costs/customers/c1/history") else None)]:
         response = client.get(path, headers=headers)
         if expected is not None:
             assert response.status_code == expected
