@@ -426,7 +426,8 @@ async function serviceList(state, main) {
   serviceTable(box, services, "services");
 }
 
-function serviceTable(box, services, name) {
+// withTotal: false where the page already shows the API's total (rows rounded to the cent may add up a cent off).
+function serviceTable(box, services, name, withTotal = true) {
   dataTable(box, {
     id: "service-list", name, rows: services,
     columns: [
@@ -435,7 +436,7 @@ function serviceTable(box, services, name) {
       {key: "last30DaysCost", label: "cost (30 days)", kind: "money"},
       {key: "trend", label: "trend", kind: "trend"},
     ],
-    total: {label: "total", values: {last30DaysCost: cents(services.map((s) => s.last30DaysCost))}},
+    total: withTotal ? {label: "total", values: {last30DaysCost: cents(services.map((s) => s.last30DaysCost))}} : null,
   });
 }
 
@@ -502,11 +503,13 @@ async function teamPage(state, main) {
   await (await plotly()).newPlot(chart(daily, "team-trend"), [{
     name: state.id, type: "bar", x: trend.map((d) => d.date), y: trend.map((d) => d.byTeam[state.id] || 0), marker: {color: "#2e90fa"},
   }], {...LAYOUT, yaxis: {tickprefix: "$"}}, CONFIG);
-  serviceTable(section(main, "Its services (last 30 days)"), services.filter((s) => s.team === state.id), `${state.id}-services`);
-  wasteTable(section(main, "Its off-hours waste (last 30 days)"), waste.waste.filter((w) => w.team === state.id), `${state.id}-waste`);
+  serviceTable(section(main, "Its services (last 30 days)", {wide: true}), services.filter((s) => s.team === state.id),
+               `${state.id}-services`, false);
+  wasteTable(section(main, "Its off-hours waste (last 30 days)", {wide: true}), waste.waste.filter((w) => w.team === state.id),
+             `${state.id}-waste`);
 }
 
-function wasteTable(box, rows, name) {
+function wasteTable(box, rows, name, withTotal = true) {
   dataTable(box, {
     id: "waste-list", name, rows,
     columns: [
@@ -520,9 +523,10 @@ function wasteTable(box, rows, name) {
       {key: "monthlySaving", label: "monthly saving", kind: "money"},
       {key: "coverage", label: "hours observed", kind: "share"},
     ],
-    total: {label: "total", values: {totalCost: cents(rows.map((w) => w.totalCost)), offHoursCost: cents(rows.map((w) => w.offHoursCost)),
-                                     schedulableOffHoursCost: cents(rows.map((w) => w.schedulableOffHoursCost)),
-                                     monthlySaving: cents(rows.map((w) => w.monthlySaving))}},
+    total: withTotal ? {label: "total", values: {
+      totalCost: cents(rows.map((w) => w.totalCost)), offHoursCost: cents(rows.map((w) => w.offHoursCost)),
+      schedulableOffHoursCost: cents(rows.map((w) => w.schedulableOffHoursCost)), monthlySaving: cents(rows.map((w) => w.monthlySaving)),
+    }} : null,
   });
 }
 
@@ -544,7 +548,7 @@ async function wastePage(state, main) {
       {key: "coverage", label: "hours observed", kind: "share"},
     ],
   });
-  wasteTable(section(main, "By service", {wide: true}), waste.waste, "waste");
+  wasteTable(section(main, "By service", {wide: true}), waste.waste, "waste", false);
   const resources = waste.waste.flatMap((w) => w.topResources.map((r) => ({service: w.service, environment: w.environment, ...r})));
   dataTable(section(main, "Resources to schedule", {wide: true}), {
     id: "waste-resources", name: "waste-resources", rows: resources,
