@@ -96,6 +96,11 @@ def test_dashboard_draws_its_charts_and_drills_down_to_a_customer(api_warehouse,
         assert page.locator("#anomalies tbody tr").count() == 1
         assert "notifications" in page.locator("#anomalies tbody").inner_text()
         assert "times a usual Tuesday" in page.locator("#anomalies tbody").inner_text()
+        # Its root causes, by dollars, as /costs/anomalies gives them.
+        causes = page.locator("#anomalies tbody td").nth(7).inner_text()
+        for cause in get("/costs/anomalies")["anomalies"][0]["rootCauses"]:
+            assert f"{cause['value']}: ${cause['impactUsd']:,.2f}" in causes
+        assert causes.startswith("account 111111111111: $3,955.00;") and "provider service AWS Lambda: $3,950.00" in causes
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert SCREENSHOT.stat().st_size > 10_000

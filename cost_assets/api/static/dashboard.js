@@ -204,8 +204,12 @@ function markDrawn(name) {
   document.body.dataset.chartsDrawn = [...drawn].sort().join(",");
 }
 
+const DIMENSIONS = {account: "account", awsService: "provider service", chargeCategory: "charge category",
+                    environment: "environment", customer: "customer"};
+
 function rootCauses(anomaly) {
-  return (anomaly.rootCauses || []).map((c) => `${c.dimension} ${c.value}: ${show(c.impactUsd, "money")}`).join("; ");
+  return (anomaly.rootCauses || []).map((c) => `${DIMENSIONS[c.dimension] || c.dimension} ${c.value}: ${show(c.impactUsd, "money")}`)
+                                   .join("; ");
 }
 
 function anomalyTable(parent, anomalies, name) {
