@@ -4,9 +4,10 @@ focus-validator needs Python >= 3.12 and pins numpy 1.x (so `pyarrow<20`
 beside it), so it never goes into the project's environment: a session
 fixture creates .cache/focus-validator-venv once, with pyenv's 3.12
 (`PYENV_VERSION=3.12.1 python3.12`) or else a plain `python3.12`, and reuses
-it. When no Python 3.12 is found or the package registry cannot be reached
-the validator tests skip, unless COST_REQUIRE_FOCUS_VALIDATOR=1 (CI) turns
-that into a failure.
+it; a file lock makes parallel test workers (pytest-xdist) install it once.
+When no Python 3.12 is found or the package registry cannot be reached the
+validator tests skip, unless COST_REQUIRE_FOCUS_VALIDATOR=1 (CI) turns that
+into a failure.
 
 The validator runs offline on its bundled FOCUS 1.2 rules (model-1.2.0.1.json).
 It exits 0 even when rules fail, so the result is read from its console report:
@@ -16,6 +17,7 @@ one line per rule, `<icon> <RuleId>: PASS|FAIL|SKIPPED  (details)`, and a
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -62,6 +64,15 @@ def _python_3_12() -> tuple[dict, str] | None:
 @pytest.fixture(scope="session")
 def focus_validator() -> Path:
     """The focus-validator executable, installed on first use."""
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers share .cache: one installs, the others wait and reuse it.
+    with open(VENV.parent / "focus-validator-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install()
+    return VENV / "bin" / "focus-validator"
+
+
+def _install() -> None:
     if not READY_MARKER.exists():
         shutil.rmtree(VENV, ignore_errors=True)
         python = _python_3_12()
@@ -78,7 +89,6 @@ def focus_validator() -> Path:
             output = (getattr(exc, "stderr", None) or getattr(exc, "stdout", None) or str(exc))
             _unavailable(f"cannot install {' '.join(REQUIREMENTS)} into {VENV}: {str(output)[-1500:]}")
         READY_MARKER.write_text(" ".join(REQUIREMENTS) + "\n")
-    return VENV / "bin" / "focus-validator"
 
 
 def _site_packages() -> Path:
