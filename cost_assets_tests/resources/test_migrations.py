@@ -25,7 +25,7 @@ from cost_assets.resources.warehouse import Warehouse, WarehouseError, engine_fo
 from cost_assets.resources.views import VIEWS
 from cost_assets_tests.api.conftest import AUTH, TOKEN
 from cost_assets_tests.fixtures import build_pre_migration_warehouse as fixture
-from cost_assets_tests.helpers import materialize_days
+from cost_assets_tests.helpers import fresh_processes, materialize_days
 
 VIEW_NAMES = [view.name for view in VIEWS]
 STALE_CUSTOMERS_VIEW = "CREATE VIEW customers AS SELECT id, name FROM customer_snapshots"
@@ -128,9 +128,7 @@ def _upgrade_at_once(url: str, barrier) -> None:
 
 def test_parallel_steps_can_migrate_a_fresh_warehouse(warehouse):
     """A multiprocess run starts several steps at once on an empty warehouse (the CLI range run does)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
+    context = fresh_processes(__name__)
     barrier = context.Barrier(6)
     workers = [context.Process(target=_upgrade_at_once, args=(warehouse.resolved_url, barrier)) for _ in range(6)]
     for worker in workers:

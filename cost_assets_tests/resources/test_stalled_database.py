@@ -1,7 +1,6 @@
 """A database that stops answering fails a run in bounded time, and overlapping runs take turns."""
 
 import datetime as dt
-import multiprocessing
 import threading
 import time
 
@@ -19,7 +18,7 @@ from cost_assets.resources.database import normalize_url
 from cost_assets.resources import database, schema
 from cost_assets.resources.warehouse import Warehouse, WarehouseError
 from cost_assets_tests.freezing_proxy import FreezingProxy
-from cost_assets_tests.helpers import failure_message, materialize_days
+from cost_assets_tests.helpers import failure_message, fresh_processes, materialize_days
 
 DAY = dt.date(2026, 11, 9)
 INGESTION = [billing_costs, customer_snapshots, service_metrics]
@@ -104,7 +103,7 @@ def test_two_overlapping_runs_take_turns_and_equal_one_clean_run(postgres_schema
 
     # Two run workers, as the queued run coordinator would start them, made to
     # overlap: both wait behind a held lock on daily_costs, then go at once.
-    context = multiprocessing.get_context("spawn")
+    context = fresh_processes(__name__)
     outcomes = context.Queue()
     workers = [context.Process(target=_run_in_own_process, args=(postgres_schema_url, first, last, outcomes))
                for _ in range(2)]
