@@ -7,7 +7,6 @@ a barrier makes them begin their materialization at the same moment.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from cost_assets.analytics.assets import team_daily_costs
 from cost_assets.definitions import defs
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
 from cost_assets.resources.warehouse import Warehouse
-from cost_assets_tests.helpers import empty_tables, failure_message, materialize_days, table_contents
+from cost_assets_tests.helpers import empty_tables, failure_message, fresh_processes, materialize_days, table_contents
 
 # Assets whose days depend only on the same day's inputs: a month's run of them
 # never reads another month's output.
@@ -40,7 +39,7 @@ def _run(url: str, first: dt.date, last: dt.date, barrier, outcomes) -> None:
 
 
 def _run_at_once(url: str, ranges: list[tuple[dt.date, dt.date]]) -> list[tuple[str, bool, str]]:
-    context = multiprocessing.get_context("spawn")
+    context = fresh_processes(__name__)
     barrier, outcomes = context.Barrier(len(ranges)), context.Queue()
     workers = [context.Process(target=_run, args=(url, first, last, barrier, outcomes)) for first, last in ranges]
     try:
