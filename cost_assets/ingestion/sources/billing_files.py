@@ -11,11 +11,12 @@ amounts, so a month of resource-level rows never has to sit in memory at once.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import os
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -36,6 +37,7 @@ from cost_assets.ingestion.line_items import (
     too_wide,
 )
 from cost_assets.ingestion.rejected import REJECTED_COLUMNS, UNDATED, empty_rejected
+from cost_assets.ingestion.sources import scan
 from cost_assets.ingestion.sources.base import SourceResult
 from cost_assets.ingestion.sources.files import (
     BillingFile,
@@ -63,6 +65,8 @@ LINE_ITEM_INTERVAL = "line_item_interval"
 WAREHOUSE_CURRENCY = "USD"  # docs/reference.md#warehouse-tables: all money is USD
 HOURLY = pd.Timedelta(hours=1)
 GROUP_KEYS = [c for c in LINE_ITEM_COLUMNS if c not in MEASURE_COLUMNS]
+# Rows the pandas path parses at a time; the DuckDB path takes whole read batches.
+PANDAS_BATCH_ROWS = 250_000
 
 
 def join_reasons(*reasons: pd.Series) -> pd.Series:
@@ -202,10 +206,11 @@ class _Collected:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     currencies: dict[str, str] = field(default_factory=dict)  # currency -> first file
     deliveries: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
-    fingerprints: dict[str, "hashlib._Hash"] = field(default_factory=dict)  # file -> digest of its rows
+    fingerprints: dict[str, int] = field(default_factory=dict)  # file -> digest of its rows (scan.fingerprint)
     file_rows: Counter = field(default_factory=Counter)
     line_item_ids: dict[str, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))  # file -> id hashes
     final_periods: dict[dt.date, bool] = field(default_factory=dict)  # billing period -> every row final
+    con: duckdb.DuckDBPyConnection = field(default_factory=scan.connect)
     rows_read: int = 0
     rows_in_window: int = 0
     held_first: dt.date | None = None  # first and last UTC day the files hold, inside the window or not
@@ -238,6 +243,11 @@ class BillingFileSource:
                 f"COST_SOURCE={cls.name} needs COST_SOURCE_URI: a local file, folder or glob, or s3://bucket/prefix"
             )
         return cls(uri)
+
+    def fast_columns(self, schema: pa.Schema) -> dict[str, str] | None:
+        """SQL per parse() column, plus `dirty` for rows parse() must look at (scan.py);
+        None: this batch is parsed in pandas only."""
+        return None
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         """Line-item columns (row_ref aside) plus REASON, BILLING_ACCOUNT,
@@ -304,26 +314,120 @@ class BillingFileSource:
                 collected.hold(low.tz_convert("UTC").date(), high.tz_convert("UTC").date())
             return skip
 
-        for first_row, batch in read_batches(file, columns, client, skip_row_group=outside_window):
+        for first_row, batch in read_batches(file, columns, client, skip_row_group=outside_window,
+                                             batch_rows=scan.BATCH_ROWS):
             self._collect_batch(file, first_row, batch, rules, start, end, collected)
 
     def _collect_batch(self, file: BillingFile, first_row: int, batch: pa.Table, rules: Rules, start, end,
                        collected: _Collected) -> None:
         rows = batch.num_rows
         collected.rows_read += rows
+        collected.file_rows[file.uri] += rows
         if self.tags_column in batch.column_names:
             tags = extract_tags(batch.column(self.tags_column), rules, self.tags_column, file.uri)
-            raw = categorized(batch.drop_columns([self.tags_column]))
+            untagged = batch.drop_columns([self.tags_column])
         else:
-            tags, raw = no_tags(rows), categorized(batch)
+            tags, untagged = no_tags(rows), batch
+        dirty = self._collect_fast(file, untagged, tags, rules, start, end, collected) if rows else None
+        if dirty is None:  # the whole batch takes the pandas path, a slice at a time
+            for offset in range(0, rows, PANDAS_BATCH_ROWS):
+                part = batch.slice(offset, PANDAS_BATCH_ROWS)
+                self._collect_parsed(file, first_row + offset + np.arange(part.num_rows), part,
+                                     tags.iloc[offset:offset + PANDAS_BATCH_ROWS].reset_index(drop=True),
+                                     rules, start, end, collected)
+        elif len(dirty):
+            self._collect_parsed(file, first_row + dirty, batch.take(pa.array(dirty)),
+                                 tags.iloc[dirty].reset_index(drop=True), rules, start, end, collected)
+
+    def _collect_fast(self, file: BillingFile, batch: pa.Table, tags: pd.DataFrame, rules: Rules, start, end,
+                      collected: _Collected) -> np.ndarray | None:
+        """Sum the batch's rows in DuckDB (scan.py); returns the positions of the rows
+        the pandas path must parse, or None when it must parse the whole batch."""
+        if tags[TAG_ERROR].notna().any():
+            return None
+        texts = {name: scan.trimmed_text(batch.column(name)) for name in batch.column_names
+                 if scan.is_text(batch.schema.field(name).type)}
+        table = pa.table({**{name: texts.get(name, batch.column(name)) for name in batch.column_names},
+                          **scan.tag_columns(tags)})
+        columns = self.fast_columns(table.schema)
+        if columns is None:
+            return None
+        table = table.append_column(scan.ROW, pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        per_row = ", ".join(f"{expression} AS {scan.ident(name)}" for name, expression in columns.items())
+        window = (f"charge_period_start >= TIMESTAMPTZ '{start.isoformat()}' "
+                  f"AND charge_period_start < TIMESTAMPTZ '{end.isoformat()}'")
+        keys = [c for c in columns if c not in (*MEASURE_COLUMNS, "resource_id", LINE_ITEM_ID, LINE_ITEM_INTERVAL, "dirty")]
+        query = f"""
+            WITH row AS (SELECT {per_row}, {scan.ROW} FROM {scan.BATCH})
+            SELECT {', '.join(scan.ident(k) for k in keys)},
+                   CASE WHEN charge_period_end - charge_period_start <= INTERVAL 1 HOUR THEN resource_id ELSE '' END
+                       AS resource_id,
+                   CASE WHEN dirty THEN {scan.ROW} END AS dirty_row,
+                   coalesce({window}, false) AS in_window,
+                   sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost,
+                   sum(usage_quantity) AS usage_quantity, count(*) AS line_items,
+                   list(hash({LINE_ITEM_ID}, {LINE_ITEM_INTERVAL}))
+                       FILTER (WHERE {LINE_ITEM_ID} IS NOT NULL AND NOT dirty AND {window}) AS line_item_hashes
+            FROM row GROUP BY ALL"""
+        collected.con.register(scan.BATCH, table)
+        if os.environ.get("COST_DEBUG_SCAN"):
+            import pickle; pickle.dump((table, query), open(os.environ["COST_DEBUG_SCAN"], "wb"))
+        try:
+            summed = scan.arrow_table(collected.con, query)
+        except duckdb.Error:  # e.g. a map with a repeated key: the pandas path reads it as before
+            return None
+        finally:
+            collected.con.unregister(scan.BATCH)
+        hashes = summed.column("line_item_hashes")
+        groups = summed.drop_columns(["line_item_hashes"]).to_pandas()
+        is_dirty = groups["dirty_row"].notna().to_numpy()
+        dirty = np.sort(groups.loc[is_dirty, "dirty_row"].to_numpy(dtype=np.int64))
+        clean = groups[~is_dirty].reset_index(drop=True)
+        if clean.empty:
+            return dirty
+        if self._too_wide(clean, rules).notna().any():  # the pandas path names each row
+            return None
+        # Identical files give identical groups: a copy is found without a second read.
+        collected.fingerprints[file.uri] = collected.fingerprints.get(file.uri, 0) ^ scan.digest(
+            clean.drop(columns=["dirty_row"]))
+
+        for currency in clean[CURRENCY].dropna().unique():
+            collected.currencies.setdefault(str(currency), file.uri)
+        periods = (pd.Series(file.billing_period, index=clean.index) if file.billing_period is not None
+                   else clean[BILLING_PERIOD_START])
+        deliveries = pd.DataFrame({"provider": clean["provider"], "account": clean[BILLING_ACCOUNT], "period": periods})
+        for provider, account, period in deliveries.dropna(subset=["period"]).drop_duplicates().itertuples(index=False):
+            key = (None if pd.isna(provider) else provider, None if pd.isna(account) else account, period)
+            collected.deliveries[key].add(file.folder)
+        for period, is_final in clean[PERIOD_FINAL].groupby(periods).all().items():
+            collected.final_periods[period] = collected.final_periods.get(period, True) and bool(is_final)
+        collected.hold(clean["charge_period_start"].min().date(), clean["charge_period_start"].max().date())
+
+        good = clean["in_window"].to_numpy()
+        collected.rows_in_window += int(clean.loc[good, "line_items"].sum())
+        flat = pc.list_flatten(hashes)  # hashes of the window's clean rows with an id (NULL on other groups)
+        if len(flat):
+            collected.line_item_ids[file.uri].append(flat.to_numpy())
+        if good.any():
+            items = clean.loc[good, [c for c in LINE_ITEM_COLUMNS if c != "row_ref"]]
+            items["row_ref"] = pd.Categorical.from_codes(np.zeros(len(items), dtype=np.int8), categories=[file.uri])
+            days = items["charge_period_start"].dt.tz_convert(None).dt.normalize().rename("date")
+            totals = items.groupby(days)[MONEY_COLUMNS].sum().reset_index()
+            totals["date"] = totals["date"].dt.date
+            collected.totals.append(totals)
+            collected.items.append(items)
+        return dirty
+
+    def _collect_parsed(self, file: BillingFile, row_numbers: np.ndarray, batch: pa.Table, tags: pd.DataFrame,
+                        rules: Rules, start, end, collected: _Collected) -> None:
+        """The pandas path: parse() names why each unusable row is rejected. `tags`
+        holds the values of the batch's tag column (tags.extract_tags)."""
+        raw = categorized(batch.drop_columns([self.tags_column]) if self.tags_column in batch.column_names else batch)
         parsed = self.parse(raw, tags)
         parsed[REASON] = join_reasons(parsed[REASON], tags[TAG_ERROR], self._too_wide(parsed, rules))
-        if rows:
-            # Identical files give identical parsed rows: a copy is found without a second read.
-            digest = collected.fingerprints.setdefault(file.uri, hashlib.sha256())
-            digest.update(pd.util.hash_pandas_object(parsed, index=False).to_numpy().tobytes())
-            collected.file_rows[file.uri] += rows
-
+        if len(parsed):
+            collected.fingerprints[file.uri] = collected.fingerprints.get(file.uri, 0) ^ scan.digest(
+                parsed.assign(row_number=row_numbers))
         for currency in parsed[CURRENCY].dropna().unique():
             collected.currencies.setdefault(str(currency), file.uri)
         if file.billing_period is not None:  # the BILLING_PERIOD=YYYY-MM folder says it for every row
@@ -348,7 +452,8 @@ class BillingFileSource:
         if LINE_ITEM_ID in parsed:
             ids = parsed.loc[good & parsed[LINE_ITEM_ID].notna(), [LINE_ITEM_ID, LINE_ITEM_INTERVAL]]
             if not ids.empty:
-                collected.line_item_ids[file.uri].append(pd.util.hash_pandas_object(ids, index=False).to_numpy())
+                collected.line_item_ids[file.uri].append(scan.line_item_hashes(
+                    collected.con, *(pa.array(ids[c].astype(object), type=pa.string(), from_pandas=True) for c in (LINE_ITEM_ID, LINE_ITEM_INTERVAL))))
         if good.any():
             items = parsed.loc[good, [c for c in LINE_ITEM_COLUMNS if c != "row_ref"]]
             items["row_ref"] = pd.Categorical.from_codes(np.zeros(len(items), dtype=np.int8), categories=[file.uri])
@@ -358,7 +463,7 @@ class BillingFileSource:
             collected.totals.append(totals)
             collected.items.append(compact(items))
         if bad.any():
-            rejected = rejected_rows(self.name, file, first_row, batch, parsed, bad, periods, start, end)
+            rejected = rejected_rows(self.name, file, row_numbers, batch, parsed, bad, periods, start, end)
             if not rejected.empty:
                 collected.rejected.append(rejected)
 
@@ -421,16 +526,16 @@ def duplicate_files(fingerprints: dict, rows: Counter) -> list[str]:
     """Files whose rows are identical, named together (files without rows are never duplicates)."""
     by_digest = defaultdict(list)
     for uri, digest in fingerprints.items():
-        by_digest[digest.hexdigest()].append(uri)
+        by_digest[digest].append(uri)
     return [f"{_listing(sorted(uris))} hold the same {rows[uris[0]]} billing rows"
             for uris in by_digest.values() if len(uris) > 1]
 
 
 def shared_line_items(hashes_by_file: dict[str, list[np.ndarray]]) -> list[str]:
     """Pairs of files holding the same provider line items (id and time interval)."""
-    files = [(uri, np.unique(np.concatenate(chunks))) for uri, chunks in hashes_by_file.items()]
-    if len(files) < 2:
+    if len(hashes_by_file) < 2:
         return []
+    files = [(uri, np.unique(np.concatenate(chunks))) for uri, chunks in hashes_by_file.items()]
     hashes = np.concatenate([h for _, h in files])
     owners = np.repeat(np.arange(len(files)), [len(h) for _, h in files])
     order = np.argsort(hashes, kind="stable")
@@ -457,7 +562,7 @@ def compact(items: pd.DataFrame) -> pd.DataFrame:
     return summed[LINE_ITEM_COLUMNS]
 
 
-def rejected_rows(source: str, file: BillingFile, first_row: int, batch: pa.Table, parsed: pd.DataFrame,
+def rejected_rows(source: str, file: BillingFile, row_numbers: np.ndarray, batch: pa.Table, parsed: pd.DataFrame,
                   bad: pd.Series, periods: pd.Series, start, end) -> pd.DataFrame:
     """The unusable rows of a batch that may belong to the window, with the raw values they had.
 
@@ -490,7 +595,7 @@ def rejected_rows(source: str, file: BillingFile, first_row: int, batch: pa.Tabl
         "date": days,
         "source": source,
         "file": file.uri,
-        "row_number": first_row + positions,
+        "row_number": row_numbers[positions],
         "reason": parsed[REASON].iloc[positions].to_numpy(),
         "billed_cost": parsed["billed_cost"].iloc[positions].to_numpy(),
         "effective_cost": parsed["effective_cost"].iloc[positions].to_numpy(),

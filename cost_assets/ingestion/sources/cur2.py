@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cost_assets.ingestion.sources.billing_files import (
     BILLING_ACCOUNT,
@@ -30,6 +31,7 @@ from cost_assets.ingestion.sources.billing_files import (
     text,
     unparseable,
 )
+from cost_assets.ingestion.sources.scan import amount_ok, ident, is_number, is_text, is_timestamp, sql_text
 
 PROVIDER = "AWS"
 UNBLENDED = "line_item_unblended_cost"
@@ -142,3 +144,71 @@ class Cur2Source(BillingFileSource):
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_cur2(raw, tags)
+
+    def fast_columns(self, schema: pa.Schema) -> dict[str, str] | None:
+        return cur2_fast_columns(schema)
+
+
+NUMBER_COLUMNS = (UNBLENDED, *AMORTIZATION_COLUMNS, "line_item_usage_amount")
+TIMESTAMP_COLUMNS = ("line_item_usage_start_date", "line_item_usage_end_date", "bill_billing_period_start_date")
+
+
+def cur2_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
+    """SQL per line-item column for scan.py's fast path: what parse_cur2 gives for a
+    row it does not reject, and `dirty` for each row it might (those take parse_cur2).
+    None when a column's type is one only parse_cur2 reads (text numbers or times)."""
+    types = {field.name: field.type for field in schema}
+    for column, kind in types.items():
+        if column in NUMBER_COLUMNS and not is_number(kind):
+            return None
+        if column in TIMESTAMP_COLUMNS and not is_timestamp(kind):
+            return None
+        if column not in NUMBER_COLUMNS + TIMESTAMP_COLUMNS and not column.startswith("__tag_") and not is_text(kind):
+            return None
+
+    def trimmed(column: str) -> str:  # scan.trimmed_text has stripped every text column
+        return ident(column) if column in types else "CAST(NULL AS VARCHAR)"
+
+    def number(column: str) -> str:
+        return f"CAST({ident(column)} AS DOUBLE)"
+
+    kind = trimmed("line_item_line_item_type")
+    effective = " ".join(
+        f"WHEN {sql_text(name)} THEN " + (" + ".join(["0.0", *(f"({sign} * {number(c)})" for c, sign in terms)]))
+        for name, terms in AMORTIZATION.items()
+    )
+    amortization_dirty = " OR ".join(
+        f"({kind} = {sql_text(name)} AND NOT ({' AND '.join(amount_ok(ident(c)) for c, _ in terms)}))"
+        for name, terms in AMORTIZATION.items() if terms
+    )
+    quantity = number("line_item_usage_amount") if "line_item_usage_amount" in types else "CAST(NULL AS DOUBLE)"
+    has_invoice = "bill_invoice_id" in types
+    estimated = f"({trimmed('bill_invoice_id')} IS NULL)" if has_invoice else "false"
+    return {
+        "charge_period_start": "CAST(line_item_usage_start_date AS TIMESTAMPTZ)",
+        "charge_period_end": "CAST(line_item_usage_end_date AS TIMESTAMPTZ)",
+        "provider": sql_text(PROVIDER),
+        "account_id": trimmed("line_item_usage_account_id"),
+        "aws_service": f"coalesce({trimmed('product_servicecode')}, {trimmed('line_item_product_code')})",
+        "charge_category": kind,
+        **{column: ident(f"__tag_{column}") for column in ("team", "service", "customer_id", "environment")},
+        "usage_unit": trimmed("pricing_unit"),
+        "resource_id": trimmed("line_item_resource_id"),
+        "billed_cost": number(UNBLENDED),
+        "effective_cost": f"CASE {kind} {effective} ELSE {number(UNBLENDED)} END",
+        "usage_quantity": f"coalesce({quantity}, 0.0)",
+        "is_estimated": estimated,
+        BILLING_ACCOUNT: trimmed("bill_payer_account_id"),
+        BILLING_PERIOD_START: ("CAST(CAST(bill_billing_period_start_date AS TIMESTAMPTZ) AS DATE)"
+                               if "bill_billing_period_start_date" in types else "CAST(NULL AS DATE)"),
+        CURRENCY: trimmed("line_item_currency_code"),
+        PERIOD_FINAL: f"NOT {estimated}" if has_invoice else "false",
+        LINE_ITEM_ID: trimmed("identity_line_item_id"),
+        LINE_ITEM_INTERVAL: trimmed("identity_time_interval"),
+        "dirty": (
+            f"line_item_usage_start_date IS NULL OR line_item_usage_end_date IS NULL OR {kind} IS NULL"
+            f" OR NOT {amount_ok(ident(UNBLENDED))}"
+            f" OR ({quantity} IS NOT NULL AND NOT isfinite({quantity}))"
+            f" OR {amortization_dirty}"
+        ),
+    }

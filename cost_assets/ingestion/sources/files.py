@@ -233,6 +233,7 @@ def read_batches(
     columns: list[str],
     client=None,
     skip_row_group=None,
+    batch_rows: int = PARQUET_BATCH_ROWS,
 ) -> Iterator[tuple[int, pa.Table]]:
     """Yield (row number of the first row, table of `columns`) for a file, batch by batch.
 
@@ -243,7 +244,7 @@ def read_batches(
     try:
         with open_file(file, client) as handle:
             if file.is_parquet:
-                yield from _parquet_batches(pq.ParquetFile(handle), columns, skip_row_group)
+                yield from _parquet_batches(pq.ParquetFile(handle), columns, skip_row_group, batch_rows)
             else:
                 row = 1
                 for batch in _csv_reader(handle, file, columns):
@@ -255,7 +256,8 @@ def read_batches(
         raise _wrap_errors(file, exc) from exc
 
 
-def _parquet_batches(parquet: pq.ParquetFile, columns: list[str], skip_row_group) -> Iterator[tuple[int, pa.Table]]:
+def _parquet_batches(parquet: pq.ParquetFile, columns: list[str], skip_row_group,
+                     batch_rows: int) -> Iterator[tuple[int, pa.Table]]:
     row = 1
     metadata = parquet.metadata
     for index in range(metadata.num_row_groups):
@@ -263,7 +265,7 @@ def _parquet_batches(parquet: pq.ParquetFile, columns: list[str], skip_row_group
         if skip_row_group is not None and skip_row_group(_statistics(group)):
             row += group.num_rows
             continue
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[index], columns=columns):
+        for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[index], columns=columns):
             yield row, pa.Table.from_batches([batch])
             row += batch.num_rows
 
