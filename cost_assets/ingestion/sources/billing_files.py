@@ -231,6 +231,8 @@ class BillingFileSource:
     start_column: str
     # Warehouse column -> the file's column, to name it in a rejected row's reason.
     source_columns: dict[str, str] = {}
+    # Text columns whose values repeat: read from Parquet dictionary-encoded (as is the tag column).
+    dictionary_columns: tuple[str, ...] = ()
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -315,7 +317,8 @@ class BillingFileSource:
             return skip
 
         for first_row, batch in read_batches(file, columns, client, skip_row_group=outside_window,
-                                             batch_rows=scan.BATCH_ROWS):
+                                             batch_rows=scan.BATCH_ROWS,
+                                             dictionary_columns=(self.tags_column, *self.dictionary_columns)):
             self._collect_batch(file, first_row, batch, rules, start, end, collected)
 
     def _collect_batch(self, file: BillingFile, first_row: int, batch: pa.Table, rules: Rules, start, end,

@@ -141,6 +141,9 @@ class Cur2Source(BillingFileSource):
     source_columns = {"account_id": "line_item_usage_account_id", "aws_service": "product_servicecode",
                       "charge_category": "line_item_line_item_type", "usage_unit": "pricing_unit",
                       "resource_id": "line_item_resource_id"}
+    dictionary_columns = ("line_item_line_item_type", "line_item_usage_account_id", "line_item_product_code",
+                          "product_servicecode", "line_item_currency_code", "pricing_unit", "line_item_resource_id",
+                          "bill_payer_account_id", "bill_invoice_id", "identity_time_interval")
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_cur2(raw, tags)

@@ -234,17 +234,28 @@ def read_batches(
     client=None,
     skip_row_group=None,
     batch_rows: int = PARQUET_BATCH_ROWS,
+    dictionary_columns: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, pa.Table]]:
     """Yield (row number of the first row, table of `columns`) for a file, batch by batch.
 
     Row numbers are 1-based data rows (a CSV header is not counted).
     `skip_row_group(statistics_by_column)` lets a caller skip Parquet row
     groups whose statistics show they lie outside the wanted days.
+    Parquet text columns named in `dictionary_columns` (and the keys and
+    values of such a map column) are read dictionary-encoded: billing text
+    repeats, so each distinct value is decoded once.
     """
     try:
         with open_file(file, client) as handle:
             if file.is_parquet:
-                yield from _parquet_batches(pq.ParquetFile(handle), columns, skip_row_group, batch_rows)
+                metadata = pq.read_metadata(handle)
+                schema = metadata.schema
+                wanted = [schema.column(i).path for i in range(len(schema))
+                          if schema.column(i).path.split(".")[0] in dictionary_columns
+                          and schema.column(i).physical_type == "BYTE_ARRAY"]
+                handle.seek(0)
+                parquet = pq.ParquetFile(handle, metadata=metadata, read_dictionary=wanted or None)
+                yield from _parquet_batches(parquet, columns, skip_row_group, batch_rows)
             else:
                 row = 1
                 for batch in _csv_reader(handle, file, columns):

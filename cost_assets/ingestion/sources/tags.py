@@ -45,8 +45,8 @@ def _from_map(values: pa.ChunkedArray, rules: Rules) -> pd.DataFrame:
     # is looked at once (dictionary encoding), not once per row or alias.
     maps = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     offsets = maps.offsets.to_numpy()  # absolute positions in the (unsliced) keys and items
-    keys = pc.dictionary_encode(maps.keys.slice(offsets[0], offsets[-1] - offsets[0]))
-    items = pc.dictionary_encode(maps.items.slice(offsets[0], offsets[-1] - offsets[0]))
+    keys = _encoded(maps.keys.slice(offsets[0], offsets[-1] - offsets[0]))
+    items = _encoded(maps.items.slice(offsets[0], offsets[-1] - offsets[0]))
     parents = np.repeat(np.arange(len(maps)), np.diff(offsets))
     key_codes = keys.indices.to_numpy(zero_copy_only=False)
     item_codes = pc.fill_null(items.indices, -1).to_numpy(zero_copy_only=False)
@@ -68,6 +68,11 @@ def _from_map(values: pa.ChunkedArray, rules: Rules) -> pd.DataFrame:
     result = pd.DataFrame(frame)
     result[TAG_ERROR] = None
     return result
+
+
+def _encoded(values: pa.Array) -> pa.DictionaryArray:
+    """Dictionary-encoded text (as read when the Parquet reader was asked for it, else encoded here)."""
+    return values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
 
 
 def _from_json(text: pd.Series, rules: Rules, column: str) -> pd.DataFrame:
