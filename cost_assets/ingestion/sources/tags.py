@@ -57,12 +57,18 @@ def _from_map(values: pa.ChunkedArray, rules: Rules) -> pd.DataFrame:
     for column in TAG_COLUMNS:
         aliases = rules.tag_keys[TAG_DIMENSION[column]]
         rank = pc.index_in(keys.dictionary, value_set=pa.array(aliases, type=keys.dictionary.type))
-        rank = pc.fill_null(rank, -1).to_numpy(zero_copy_only=False)[key_codes]
-        candidates = np.flatnonzero(usable & (rank >= 0))
-        chosen = np.full(len(maps), -1, dtype=np.int64)
-        for position in reversed(range(len(aliases))):  # the first alias is written last and wins
-            hits = candidates[rank[candidates] == position]
-            chosen[parents[hits]] = item_codes[hits]
+        rank = pc.fill_null(rank, -1).to_numpy(zero_copy_only=False)
+        if not (rank >= 0).any():  # no alias of this dimension in the batch
+            chosen = np.full(len(maps), -1, dtype=np.int64)
+        else:
+            rank = rank[key_codes]
+            candidates = np.flatnonzero(usable & (rank >= 0))
+            candidate_rank = rank[candidates]
+            chosen = np.full(len(maps), -1, dtype=np.int64)
+            present = np.flatnonzero(np.bincount(candidate_rank, minlength=len(aliases)))
+            for position in present[::-1]:  # the first alias is written last and wins
+                hits = candidates[candidate_rank == position] if len(present) > 1 else candidates
+                chosen[parents[hits]] = item_codes[hits]
         frame[column] = pd.Categorical.from_codes(
             chosen, categories=pd.Index(items.dictionary.to_numpy(zero_copy_only=False), dtype=object), validate=False)
     result = pd.DataFrame(frame)
