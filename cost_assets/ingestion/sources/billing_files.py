@@ -11,7 +11,6 @@ amounts, so a month of resource-level rows never has to sit in memory at once.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -206,7 +205,7 @@ class _Collected:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     currencies: dict[str, str] = field(default_factory=dict)  # currency -> first file
     deliveries: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
-    fingerprints: dict[str, int] = field(default_factory=dict)  # file -> digest of its rows (scan.fingerprint)
+    fingerprints: dict[str, int] = field(default_factory=dict)  # file -> digest of its rows (add_fingerprint)
     file_rows: Counter = field(default_factory=Counter)
     line_item_ids: dict[str, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))  # file -> id hashes
     final_periods: dict[dt.date, bool] = field(default_factory=dict)  # billing period -> every row final
@@ -215,6 +214,10 @@ class _Collected:
     rows_in_window: int = 0
     held_first: dt.date | None = None  # first and last UTC day the files hold, inside the window or not
     held_last: dt.date | None = None
+
+    def add_fingerprint(self, uri: str, digest: int) -> None:
+        """Fold one part's digest into the file's, in reading order (parts never cancel out)."""
+        self.fingerprints[uri] = (self.fingerprints.get(uri, 0) * 1_000_003 + digest) % (1 << 64)
 
     def hold(self, first: dt.date, last: dt.date) -> None:
         self.held_first = first if self.held_first is None else min(self.held_first, first)
@@ -271,8 +274,11 @@ class BillingFileSource:
         for skipped in files:
             if skipped not in wanted:  # its days are those of its billing period, unread
                 collected.hold(skipped.billing_period, month_after(skipped.billing_period) - dt.timedelta(days=1))
-        for file in wanted:
-            self._read_file(file, client, rules, start, end, collected)
+        try:
+            for file in wanted:
+                self._read_file(file, client, rules, start, end, collected)
+        finally:
+            collected.con.close()
         self._check_currencies(collected)
         self._check_deliveries(collected)
 
@@ -373,8 +379,6 @@ class BillingFileSource:
                        FILTER (WHERE {LINE_ITEM_ID} IS NOT NULL AND NOT dirty AND {window}) AS line_item_hashes
             FROM row GROUP BY ALL"""
         collected.con.register(scan.BATCH, table)
-        if os.environ.get("COST_DEBUG_SCAN"):
-            import pickle; pickle.dump((table, query), open(os.environ["COST_DEBUG_SCAN"], "wb"))
         try:
             summed = scan.arrow_table(collected.con, query)
         except duckdb.Error:  # e.g. a map with a repeated key: the pandas path reads it as before
@@ -391,8 +395,7 @@ class BillingFileSource:
         if self._too_wide(clean, rules).notna().any():  # the pandas path names each row
             return None
         # Identical files give identical groups: a copy is found without a second read.
-        collected.fingerprints[file.uri] = collected.fingerprints.get(file.uri, 0) ^ scan.digest(
-            clean.drop(columns=["dirty_row"]))
+        collected.add_fingerprint(file.uri, scan.digest(clean.drop(columns=["dirty_row"])))
 
         for currency in clean[CURRENCY].dropna().unique():
             collected.currencies.setdefault(str(currency), file.uri)
@@ -429,8 +432,7 @@ class BillingFileSource:
         parsed = self.parse(raw, tags)
         parsed[REASON] = join_reasons(parsed[REASON], tags[TAG_ERROR], self._too_wide(parsed, rules))
         if len(parsed):
-            collected.fingerprints[file.uri] = collected.fingerprints.get(file.uri, 0) ^ scan.digest(
-                parsed.assign(row_number=row_numbers))
+            collected.add_fingerprint(file.uri, scan.digest(parsed.assign(row_number=row_numbers)))
         for currency in parsed[CURRENCY].dropna().unique():
             collected.currencies.setdefault(str(currency), file.uri)
         if file.billing_period is not None:  # the BILLING_PERIOD=YYYY-MM folder says it for every row

@@ -8,11 +8,15 @@ its own charge category, UnusedCommitment, so it is never spread over teams.
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from cost_assets.ingestion.sources.billing_files import (
     BILLING_ACCOUNT,
     BILLING_PERIOD_START,
     CURRENCY,
+    LINE_ITEM_ID,
+    LINE_ITEM_INTERVAL,
+    PERIOD_FINAL,
     REASON,
     BillingFileSource,
     first_present,
@@ -25,6 +29,7 @@ from cost_assets.ingestion.sources.billing_files import (
     text,
     unparseable,
 )
+from cost_assets.ingestion.sources.scan import amount_ok, ident, is_number, is_text, is_timestamp, sql_text
 
 UNUSED_COMMITMENT = "UnusedCommitment"
 
@@ -92,3 +97,60 @@ class FocusSource(BillingFileSource):
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_focus(raw, tags)
+
+    dictionary_columns = ("ChargeCategory", "BillingCurrency", "BillingAccountId", "SubAccountId", "ProviderName",
+                          "ServiceName", "ResourceId", "ConsumedUnit", "CommitmentDiscountStatus")
+
+    def fast_columns(self, schema: pa.Schema) -> dict[str, str] | None:
+        return focus_fast_columns(schema)
+
+
+NUMBER_COLUMNS = ("BilledCost", "EffectiveCost", "ConsumedQuantity")
+TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart")
+
+
+def focus_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
+    """SQL per line-item column for scan.py's fast path: what parse_focus gives for a
+    row it does not reject, and `dirty` for each row it might (those take parse_focus)."""
+    types = {field.name: field.type for field in schema}
+    for column, kind in types.items():
+        if column in NUMBER_COLUMNS and not is_number(kind):
+            return None
+        if column in TIMESTAMP_COLUMNS and not is_timestamp(kind):
+            return None
+        if column not in NUMBER_COLUMNS + TIMESTAMP_COLUMNS and not column.startswith("__tag_") and not is_text(kind):
+            return None
+
+    def trimmed(column: str) -> str:  # scan.trimmed_text has stripped every text column
+        return ident(column) if column in types else "CAST(NULL AS VARCHAR)"
+
+    quantity = 'CAST("ConsumedQuantity" AS DOUBLE)' if "ConsumedQuantity" in types else "CAST(NULL AS DOUBLE)"
+    category = trimmed("ChargeCategory")
+    return {
+        "charge_period_start": 'CAST("ChargePeriodStart" AS TIMESTAMPTZ)',
+        "charge_period_end": 'CAST("ChargePeriodEnd" AS TIMESTAMPTZ)',
+        "provider": trimmed("ProviderName"),
+        "account_id": f"coalesce({trimmed('SubAccountId')}, {trimmed('BillingAccountId')})",
+        "aws_service": trimmed("ServiceName"),
+        "charge_category": (f"CASE WHEN lower({trimmed('CommitmentDiscountStatus')}) = 'unused' "
+                            f"THEN {sql_text(UNUSED_COMMITMENT)} ELSE {category} END"),
+        **{column: ident(f"__tag_{column}") for column in ("team", "service", "customer_id", "environment")},
+        "usage_unit": trimmed("ConsumedUnit"),
+        "resource_id": trimmed("ResourceId"),
+        "billed_cost": 'CAST("BilledCost" AS DOUBLE)',
+        "effective_cost": 'CAST("EffectiveCost" AS DOUBLE)',
+        "usage_quantity": f"coalesce({quantity}, 0.0)",
+        "is_estimated": "false",
+        BILLING_ACCOUNT: trimmed("BillingAccountId"),
+        BILLING_PERIOD_START: ('CAST(CAST("BillingPeriodStart" AS TIMESTAMPTZ) AS DATE)'
+                               if "BillingPeriodStart" in types else "CAST(NULL AS DATE)"),
+        CURRENCY: trimmed("BillingCurrency"),
+        PERIOD_FINAL: "false",
+        LINE_ITEM_ID: "CAST(NULL AS VARCHAR)",
+        LINE_ITEM_INTERVAL: "CAST(NULL AS VARCHAR)",
+        "dirty": (
+            f'"ChargePeriodStart" IS NULL OR "ChargePeriodEnd" IS NULL OR {category} IS NULL'
+            f' OR NOT {amount_ok(ident("BilledCost"))} OR NOT {amount_ok(ident("EffectiveCost"))}'
+            f" OR ({quantity} IS NOT NULL AND NOT isfinite({quantity}))"
+        ),
+    }
