@@ -6,6 +6,10 @@ says, per row, why it cannot be used. This module reads each file once per run,
 batch by batch, keeps the rows whose charge starts inside the window, sets the
 unusable ones aside as rejected rows, and sums rows that differ only in their
 amounts, so a month of resource-level rows never has to sit in memory at once.
+
+Typed Parquet batches are parsed and summed in DuckDB (scan.py, the source's
+fast_columns); the rows it cannot vouch for, and every batch of text (CSV),
+go through the source's parse() in pandas, which names each rejected row.
 """
 
 from __future__ import annotations
@@ -236,6 +240,10 @@ class BillingFileSource:
     source_columns: dict[str, str] = {}
     # Text columns whose values repeat: read from Parquet dictionary-encoded (as is the tag column).
     dictionary_columns: tuple[str, ...] = ()
+    # The resource id (kept on hourly rows only) and the provider's line item id columns:
+    # not what the DuckDB path groups rows by.
+    resource_column: str = ""
+    line_item_id_columns: tuple[str, ...] = ()
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -362,22 +370,60 @@ class BillingFileSource:
         if columns is None:
             return None
         table = table.append_column(scan.ROW, pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        # Rows are grouped by what every key column is computed from, as integers where the
+        # text is dictionary-encoded (much faster to hash); each group's keys are then one value.
+        sources = []
+        for name in table.column_names:
+            kind = table.schema.field(name).type
+            if name in (scan.ROW, self.resource_column, *self.line_item_id_columns) or not scan.is_text(kind):
+                continue  # timestamps: their key columns are grouped by directly
+            column = table.column(name)
+            if pa.types.is_dictionary(kind) and column.num_chunks == 1:
+                table = table.append_column(f"__code_{name}", column.chunk(0).indices)
+                sources.append(scan.ident(f"__code_{name}"))
+            else:
+                sources.append(scan.ident(name))
+        resource = scan.ident(self.resource_column) if self.resource_column in table.column_names else "NULL"
+        if self.resource_column in table.column_names and pa.types.is_dictionary(table.schema.field(resource.strip('"')).type) \
+                and table.column(self.resource_column).num_chunks == 1:
+            table = table.append_column("__code_resource", table.column(self.resource_column).chunk(0).indices)
+            resource_key = '"__code_resource"'
+        else:
+            resource_key = resource
         per_row = ", ".join(f"{expression} AS {scan.ident(name)}" for name, expression in columns.items())
-        window = (f"charge_period_start >= TIMESTAMPTZ '{start.isoformat()}' "
-                  f"AND charge_period_start < TIMESTAMPTZ '{end.isoformat()}'")
+        # Epoch arithmetic: TIMESTAMPTZ arithmetic goes through ICU's calendar, row by row.
+        window = (f"epoch_us(charge_period_start) >= {start.value // 1000} "
+                  f"AND epoch_us(charge_period_start) < {end.value // 1000}")
+        hourly = f"epoch_us(charge_period_end) - epoch_us(charge_period_start) <= {HOURLY.value // 1000}"
         keys = [c for c in columns if c not in (*MEASURE_COLUMNS, "resource_id", LINE_ITEM_ID, LINE_ITEM_INTERVAL, "dirty")]
+        times = ["charge_period_start", "charge_period_end", BILLING_PERIOD_START]
+        # A key that is a dictionary column as read comes out as its code (no per-row string work),
+        # a constant as itself; any other is the group's one value.
+        coded = {k: columns[k].strip('"') for k in keys
+                 if columns[k].startswith('"') and f"__code_{columns[k].strip(chr(34))}" in table.column_names}
+
+        def selected(key: str) -> str:
+            if key in times:
+                return scan.ident(key)
+            if key in coded:
+                return f"{scan.ident('__code_' + coded[key])} AS {scan.ident(key)}"
+            if columns[key].startswith("'") or columns[key].startswith("CAST(NULL") or columns[key] in ("false", "true"):
+                return f"{columns[key]} AS {scan.ident(key)}"
+            return f"any_value({scan.ident(key)}) AS {scan.ident(key)}"
         query = f"""
-            WITH row AS (SELECT {per_row}, {scan.ROW} FROM {scan.BATCH})
-            SELECT {', '.join(scan.ident(k) for k in keys)},
-                   CASE WHEN charge_period_end - charge_period_start <= INTERVAL 1 HOUR THEN resource_id ELSE '' END
-                       AS resource_id,
+            WITH row AS (SELECT {per_row}, {', '.join([*sources, resource_key + ' AS __resource_key', scan.ROW])}
+                         FROM {scan.BATCH})
+            SELECT {', '.join(selected(k) for k in keys)},
+                   any_value(CASE WHEN {hourly} THEN resource_id ELSE '' END) AS resource_id,
                    CASE WHEN dirty THEN {scan.ROW} END AS dirty_row,
                    coalesce({window}, false) AS in_window,
                    sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost,
                    sum(usage_quantity) AS usage_quantity, count(*) AS line_items,
                    list(hash({LINE_ITEM_ID}, {LINE_ITEM_INTERVAL}))
                        FILTER (WHERE {LINE_ITEM_ID} IS NOT NULL AND NOT dirty AND {window}) AS line_item_hashes
-            FROM row GROUP BY ALL"""
+            FROM row
+            GROUP BY {', '.join([*sources, *(scan.ident(t) for t in times)])}, CASE WHEN {hourly} THEN __resource_key END,
+                     CASE WHEN dirty THEN {scan.ROW} END, coalesce({window}, false)"""
         collected.con.register(scan.BATCH, table)
         try:
             summed = scan.arrow_table(collected.con, query)
@@ -386,7 +432,12 @@ class BillingFileSource:
         finally:
             collected.con.unregister(scan.BATCH)
         hashes = summed.column("line_item_hashes")
+        for key, column in coded.items():
+            dictionary = table.column(column).chunk(0).dictionary
+            summed = summed.set_column(summed.column_names.index(key), key, dictionary.take(summed.column(key)))
         groups = summed.drop_columns(["line_item_hashes"]).to_pandas()
+        # fast_columns gives the period's start (a cast to DATE would go through ICU row by row)
+        groups[BILLING_PERIOD_START] = pd.to_datetime(groups[BILLING_PERIOD_START], utc=True).dt.tz_convert(None).dt.date
         is_dirty = groups["dirty_row"].notna().to_numpy()
         dirty = np.sort(groups.loc[is_dirty, "dirty_row"].to_numpy(dtype=np.int64))
         clean = groups[~is_dirty].reset_index(drop=True)

@@ -141,6 +141,8 @@ class Cur2Source(BillingFileSource):
     source_columns = {"account_id": "line_item_usage_account_id", "aws_service": "product_servicecode",
                       "charge_category": "line_item_line_item_type", "usage_unit": "pricing_unit",
                       "resource_id": "line_item_resource_id"}
+    resource_column = "line_item_resource_id"
+    line_item_id_columns = ("identity_line_item_id", "identity_time_interval")
     dictionary_columns = ("line_item_line_item_type", "line_item_usage_account_id", "line_item_product_code",
                           "product_servicecode", "line_item_currency_code", "pricing_unit", "line_item_resource_id",
                           "bill_payer_account_id", "bill_invoice_id", "identity_time_interval")
@@ -202,8 +204,9 @@ def cur2_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
         "usage_quantity": f"coalesce({quantity}, 0.0)",
         "is_estimated": estimated,
         BILLING_ACCOUNT: trimmed("bill_payer_account_id"),
-        BILLING_PERIOD_START: ("CAST(CAST(bill_billing_period_start_date AS TIMESTAMPTZ) AS DATE)"
-                               if "bill_billing_period_start_date" in types else "CAST(NULL AS DATE)"),
+        # the period's start: billing_files makes it a date on the summed groups
+        BILLING_PERIOD_START: ("CAST(bill_billing_period_start_date AS TIMESTAMPTZ)"
+                               if "bill_billing_period_start_date" in types else "CAST(NULL AS TIMESTAMPTZ)"),
         CURRENCY: trimmed("line_item_currency_code"),
         PERIOD_FINAL: f"NOT {estimated}" if has_invoice else "false",
         LINE_ITEM_ID: trimmed("identity_line_item_id"),

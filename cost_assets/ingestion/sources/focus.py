@@ -98,6 +98,8 @@ class FocusSource(BillingFileSource):
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_focus(raw, tags)
 
+    resource_column = "ResourceId"
+    line_item_id_columns = ()
     dictionary_columns = ("ChargeCategory", "BillingCurrency", "BillingAccountId", "SubAccountId", "ProviderName",
                           "ServiceName", "ResourceId", "ConsumedUnit", "CommitmentDiscountStatus")
 
@@ -142,8 +144,9 @@ def focus_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
         "usage_quantity": f"coalesce({quantity}, 0.0)",
         "is_estimated": "false",
         BILLING_ACCOUNT: trimmed("BillingAccountId"),
-        BILLING_PERIOD_START: ('CAST(CAST("BillingPeriodStart" AS TIMESTAMPTZ) AS DATE)'
-                               if "BillingPeriodStart" in types else "CAST(NULL AS DATE)"),
+        # the period's start: billing_files makes it a date on the summed groups
+        BILLING_PERIOD_START: ('CAST("BillingPeriodStart" AS TIMESTAMPTZ)'
+                               if "BillingPeriodStart" in types else "CAST(NULL AS TIMESTAMPTZ)"),
         CURRENCY: trimmed("BillingCurrency"),
         PERIOD_FINAL: "false",
         LINE_ITEM_ID: "CAST(NULL AS VARCHAR)",

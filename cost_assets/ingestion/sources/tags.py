@@ -33,6 +33,8 @@ def extract_tags(values: pa.ChunkedArray | None, rules: Rules, column: str, wher
     `column` and `where` (the file) name the column in errors."""
     if values is None:
         return no_tags(0)
+    if pa.types.is_dictionary(values.type):  # JSON text read dictionary-encoded
+        values = values.cast(values.type.value_type)
     if pa.types.is_map(values.type):
         return _from_map(values, rules)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_null(values.type):
