@@ -319,14 +319,15 @@ def main() -> None:
         f"Data: {ROWS_PER_DAY:,} resource-level line items per day (daily granularity, {RESOURCES:,} resources, "
         "every amortization line item type, five tags each), 44 columns of which the source reads 24.",
         "",
-        "| run | line items | file | billing_costs s | DuckDB reference s | ratio | peak RSS | reference peak RSS "
-        "| daily_costs rows (reference groups) | effective cost (reference) | reconciled |",
+        "| run | line items | file | billing_costs run s (step s) | DuckDB reference s | ratio | peak RSS "
+        "| reference peak RSS | daily_costs rows (reference groups) | effective cost (reference) | reconciled |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for result in results:
         run, ref = result["run"], result["reference"]
         lines.append(
-            f"| {result['name']} | {run['rows_read']:,} | {result['size'] / 1e6:,.0f} MB | {run['seconds']:.1f} | "
+            f"| {result['name']} | {run['rows_read']:,} | {result['size'] / 1e6:,.0f} MB | {run['seconds']:.1f} "
+            f"({run['step_seconds']:.1f}) | "
             f"{ref['seconds']:.1f} | {run['seconds'] / ref['seconds']:.2f}x | {result['peak_rss_mb']:,.0f} MB | "
             f"{result['reference_peak_rss_mb']:,.0f} MB | {run['daily_rows']:,} ({ref['daily_rows']:,}) | "
             f"{run['effective']:,.2f} ({ref['effective']:,.2f}) | {'yes' if run['reconciled'] else 'NO'} |"
