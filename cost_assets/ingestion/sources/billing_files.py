@@ -383,13 +383,13 @@ class BillingFileSource:
                 sources.append(scan.ident(f"__code_{name}"))
             else:
                 sources.append(scan.ident(name))
-        resource = scan.ident(self.resource_column) if self.resource_column in table.column_names else "NULL"
-        if self.resource_column in table.column_names and pa.types.is_dictionary(table.schema.field(resource.strip('"')).type) \
-                and table.column(self.resource_column).num_chunks == 1:
-            table = table.append_column("__code_resource", table.column(self.resource_column).chunk(0).indices)
-            resource_key = '"__code_resource"'
-        else:
-            resource_key = resource
+        resource_key = "NULL"  # the resource id: a key on hourly rows only
+        if self.resource_column in table.column_names:
+            column = table.column(self.resource_column)
+            resource_key = scan.ident(self.resource_column)
+            if pa.types.is_dictionary(column.type) and column.num_chunks == 1:
+                table = table.append_column("__code_resource", column.chunk(0).indices)
+                resource_key = '"__code_resource"'
         per_row = ", ".join(f"{expression} AS {scan.ident(name)}" for name, expression in columns.items())
         # Epoch arithmetic: TIMESTAMPTZ arithmetic goes through ICU's calendar, row by row.
         window = (f"epoch_us(charge_period_start) >= {start.value // 1000} "
