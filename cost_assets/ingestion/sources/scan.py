@@ -1,13 +1,13 @@
 """Summing a batch of billing rows in DuckDB: the fast path of billing_files.
 
-A batch whose columns are typed (Parquet timestamps and numbers, tags as a
-map) is parsed, amortized, tagged and summed in one DuckDB query over the Arrow
-batch. Rows the query cannot vouch for (an empty, non-finite or absurd amount,
+A batch whose columns are typed (Parquet timestamps and numbers) is parsed,
+amortized, tagged (tags.extract_tags, as on the pandas path) and summed in one
+DuckDB query over the Arrow batch. Rows the query cannot vouch for (an empty, non-finite or absurd amount,
 a missing timestamp or type, a missing amortization input) come out one per
 group with their position, and go through the source's pandas `parse`, which
 names why each is rejected, exactly as before. Anything the fast path does not
-cover (text columns, JSON tags, decimals) takes the pandas path for the whole
-batch.
+cover (text timestamps or amounts as in CSV, decimals, unreadable tags) takes
+the pandas path for the whole batch.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -52,10 +53,6 @@ def is_number(kind: pa.DataType) -> bool:
 
 def is_timestamp(kind: pa.DataType) -> bool:
     return pa.types.is_timestamp(kind) or pa.types.is_null(kind)
-
-
-def is_tag_map(kind: pa.DataType) -> bool:
-    return pa.types.is_map(kind) and pa.types.is_string(kind.key_type) and pa.types.is_string(kind.item_type)
 
 
 def amount_ok(expression: str) -> str:
@@ -101,9 +98,7 @@ def line_item_hashes(con: duckdb.DuckDBPyConnection, ids: pa.Array, intervals: p
         con.unregister("pairs")
 
 
-def digest(frame) -> int:
+def digest(frame: pd.DataFrame) -> int:
     """An order-free digest of a frame's rows (pandas' row hashes, xor-ed)."""
-    import pandas as pd
-
     hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return int(np.bitwise_xor.reduce(hashes)) if len(hashes) else 0
