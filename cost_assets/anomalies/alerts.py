@@ -14,15 +14,32 @@ from typing import Optional
 
 import pandas as pd
 import requests
-from dagster import ConfigurableResource
+from dagster import AssetKey, AssetRecordsFilter, ConfigurableResource, SensorEvaluationContext
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from cost_assets import settings
 
+# Materializations an alert sensor reads per tick.
+EVENTS_PER_TICK = 1000
 # Incidents are remembered in the sensor cursor this long, then forgotten.
 CURSOR_RETENTION_DAYS = 120
 RETRYABLE_STATUSES = (500, 502, 503, 504)
+
+
+def new_materializations(context: SensorEvaluationContext, asset_key: AssetKey, cursor: "AlertCursor") -> list:
+    """The asset's materializations after the cursor's, oldest first."""
+    return context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, after_storage_id=cursor.after_storage_id),
+        limit=EVENTS_PER_TICK, ascending=True,
+    ).records
+
+
+def recent_partition_days(records: list, today: dt.date) -> list[dt.date]:
+    """The days the materializations wrote, among the last COST_ALERT_RECENT_DAYS: only these
+    alert, so a backfill of history does not flood the channel."""
+    days = sorted({dt.date.fromisoformat(r.partition_key) for r in records if r.partition_key})
+    return [d for d in days if d >= today - dt.timedelta(days=recent_days())]
 
 
 def recent_days() -> int:

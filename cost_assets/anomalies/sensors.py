@@ -4,7 +4,6 @@ import datetime as dt
 
 from dagster import (
     AssetKey,
-    AssetRecordsFilter,
     DefaultSensorStatus,
     RunFailureSensorContext,
     SensorEvaluationContext,
@@ -20,7 +19,9 @@ from cost_assets.anomalies.alerts import (
     AlertCursor,
     AlertWebhook,
     Delivery,
+    new_materializations,
     recent_days,
+    recent_partition_days,
     run_failure_payload,
     select_alerts,
     slack_payload,
@@ -29,7 +30,6 @@ from cost_assets.anomalies.alerts import (
 from cost_assets.resources.warehouse import Warehouse
 
 ANOMALIES_KEY = AssetKey("cost_anomalies")
-EVENTS_PER_TICK = 1000
 
 
 def root_causes_by_anomaly(warehouse: Warehouse, days: list[dt.date]) -> dict[tuple, list[dict]]:
@@ -49,17 +49,12 @@ def _utc_today() -> dt.date:
                     "once per incident, and once more when a warning escalates to critical.")
 def cost_anomaly_alert_sensor(context: SensorEvaluationContext, warehouse: Warehouse, alert_webhook: AlertWebhook):
     cursor = AlertCursor.from_json(context.cursor)
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=ANOMALIES_KEY, after_storage_id=cursor.after_storage_id),
-        limit=EVENTS_PER_TICK, ascending=True,
-    ).records
+    records = new_materializations(context, ANOMALIES_KEY, cursor)
     if not records:
         return SkipReason("no new cost_anomalies materializations")
     today = _utc_today()
-    recent = recent_days()
-    days = sorted({dt.date.fromisoformat(r.partition_key) for r in records if r.partition_key})
-    days = [d for d in days if d >= today - dt.timedelta(days=recent)]
-    alerts = select_alerts(queries.anomalies_on(warehouse, days), cursor, today, recent) if days else []
+    days = recent_partition_days(records, today)
+    alerts = select_alerts(queries.anomalies_on(warehouse, days), cursor, today, recent_days()) if days else []
     alerts = [] if len(alerts) == 0 else alerts.to_dict("records")
     causes = root_causes_by_anomaly(warehouse, sorted({alert["date"] for alert in alerts}))
     failed = 0

@@ -3,16 +3,23 @@ COST_FORECAST_MARGIN_ALERT_PCT, posted once per customer and month."""
 
 import datetime as dt
 
-from dagster import AssetKey, AssetRecordsFilter, DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import AssetKey, DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from cost_assets.anomalies.alerts import CURSOR_RETENTION_DAYS, AlertCursor, AlertWebhook, Delivery, recent_days, ui_url
+from cost_assets.anomalies.alerts import (
+    CURSOR_RETENTION_DAYS,
+    AlertCursor,
+    AlertWebhook,
+    Delivery,
+    new_materializations,
+    recent_partition_days,
+    ui_url,
+)
 from cost_assets.forecasts import queries
 from cost_assets.forecasts.alerts import alert_key, margin_payload, select_margin_alerts
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.settings import get_settings
 
 FORECASTS_KEY = AssetKey("cost_forecasts")
-EVENTS_PER_TICK = 1000
 
 
 def _utc_today() -> dt.date:
@@ -24,16 +31,11 @@ def _utc_today() -> dt.date:
                     "COST_ALERT_WEBHOOK_URL, once per customer and month.")
 def forecast_margin_alert_sensor(context: SensorEvaluationContext, warehouse: Warehouse, alert_webhook: AlertWebhook):
     cursor = AlertCursor.from_json(context.cursor)
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=FORECASTS_KEY, after_storage_id=cursor.after_storage_id),
-        limit=EVENTS_PER_TICK, ascending=True,
-    ).records
+    records = new_materializations(context, FORECASTS_KEY, cursor)
     if not records:
         return SkipReason("no new cost_forecasts materializations")
     today = _utc_today()
-    # As with anomalies, only recent as-of days post: a backfill of past months does not.
-    days = sorted({dt.date.fromisoformat(r.partition_key) for r in records if r.partition_key})
-    days = [d for d in days if d >= today - dt.timedelta(days=recent_days())]
+    days = recent_partition_days(records, today)  # a backfill of past months does not post
     threshold = get_settings().forecast_margin_alert_pct
     alerts = []
     if days:

@@ -29,7 +29,7 @@ from cost_assets.ingestion.sources.billing_files import (
     text,
     unparseable,
 )
-from cost_assets.ingestion.sources.scan import amount_ok, ident, is_number, is_text, is_timestamp, sql_text
+from cost_assets.ingestion.sources.scan import amount_ok, ident, sql_text, typed_columns
 
 UNUSED_COMMITMENT = "UnusedCommitment"
 
@@ -114,14 +114,9 @@ TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart
 def focus_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
     """SQL per line-item column for scan.py's fast path: what parse_focus gives for a
     row it does not reject, and `dirty` for each row it might (those take parse_focus)."""
-    types = {field.name: field.type for field in schema}
-    for column, kind in types.items():
-        if column in NUMBER_COLUMNS and not is_number(kind):
-            return None
-        if column in TIMESTAMP_COLUMNS and not is_timestamp(kind):
-            return None
-        if column not in NUMBER_COLUMNS + TIMESTAMP_COLUMNS and not column.startswith("__tag_") and not is_text(kind):
-            return None
+    types = typed_columns(schema, NUMBER_COLUMNS, TIMESTAMP_COLUMNS)
+    if types is None:
+        return None
 
     def trimmed(column: str) -> str:  # scan.trimmed_text has stripped every text column
         return ident(column) if column in types else "CAST(NULL AS VARCHAR)"

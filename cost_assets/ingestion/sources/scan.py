@@ -55,6 +55,20 @@ def is_timestamp(kind: pa.DataType) -> bool:
     return pa.types.is_timestamp(kind) or pa.types.is_null(kind)
 
 
+def typed_columns(schema: pa.Schema, numbers: tuple[str, ...], timestamps: tuple[str, ...]) -> dict[str, pa.DataType] | None:
+    """The batch's column types when the fast path can read them all (numbers as numbers,
+    timestamps as timestamps, the rest as text); None when only the pandas path can."""
+    types = {field.name: field.type for field in schema}
+    for column, kind in types.items():
+        if column in numbers and not is_number(kind):
+            return None
+        if column in timestamps and not is_timestamp(kind):
+            return None
+        if column not in numbers + timestamps and not column.startswith("__tag_") and not is_text(kind):
+            return None
+    return types
+
+
 def amount_ok(expression: str) -> str:
     """SQL: the amount is a number under MAX_LINE_AMOUNT either way (not null, NaN or infinite)."""
     return f"coalesce(abs(CAST({expression} AS DOUBLE)) < {MAX_AMOUNT}, false)"
