@@ -1,8 +1,8 @@
 """Usage metrics and staged allocation: usage_metrics, allocation_hops, and the driver columns of
 customer_cost_allocation (docs/reference.md#usage-metrics-and-staged-allocation).
 
-Revision ID: 0004_usage_metrics
-Revises: 0003_anomaly_root_causes
+Revision ID: 0005_usage_metrics
+Revises: 0004_cost_forecasts
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Column, Date, Float, Integer, MetaData, Numeric, String, Table
 
-revision = "0004_usage_metrics"
-down_revision = "0003_anomaly_root_causes"
+revision = "0005_usage_metrics"
+down_revision = "0004_cost_forecasts"
 branch_labels = None
 depends_on = None
 # sha256 of the views' CREATE statements at this revision (migrations.views_fingerprint()): unchanged.
