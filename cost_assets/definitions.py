@@ -11,7 +11,7 @@ from cost_assets.anomalies.assets import cost_anomalies, cost_anomalies_by_dimen
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.forecasts.assets import cost_forecasts
 from cost_assets.forecasts.sensors import forecast_margin_alert_sensor
-from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics
+from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
 from cost_assets.ingestion.schedules import daily_refresh_job, daily_refresh_schedule
 from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
@@ -46,6 +46,7 @@ defs = Definitions(
         billing_costs,
         customer_snapshots,
         service_metrics,
+        usage_metrics,
         cost_allocation,
         as_of_reports,
         cost_anomalies,

@@ -1,5 +1,5 @@
-"""Allocation assets: customer_cost_allocation, unallocated_costs and
-customer_overhead_allocation, per UTC day, with the blocking conservation check."""
+"""Allocation assets: customer_cost_allocation, unallocated_costs,
+customer_overhead_allocation and allocation_hops, per UTC day, with the blocking conservation check."""
 
 import datetime as dt
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -18,8 +18,15 @@ from cost_assets.allocation.allocation import (
     describe_driver_gap,
     describe_gaps,
     drivers_without_metrics,
+    hop_rows,
 )
-from cost_assets.allocation.rules import NO_USAGE, AllocationRules, load_allocation_rules
+from cost_assets.allocation.rules import (
+    NO_USAGE,
+    REQUESTS,
+    AllocationRules,
+    check_rule_drivers,
+    load_allocation_rules,
+)
 from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
 from cost_assets.metadata import money, table
 from cost_assets.partitions import chunk_failure, daily_partitions, run_chunks, single_run, window_days
@@ -27,8 +34,8 @@ from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
 GROUP = "allocation"
-INPUTS = ["daily_costs", "service_metrics", "customer_snapshots"]
-WHAT = "customer_cost_allocation, unallocated_costs and customer_overhead_allocation"
+INPUTS = ["daily_costs", "service_metrics", "usage_metrics", "customer_snapshots"]
+WHAT = "customer_cost_allocation, unallocated_costs, customer_overhead_allocation and allocation_hops"
 
 CONSERVATION_CHECK = "allocation_conserves_daily_costs"
 
@@ -44,7 +51,8 @@ class WindowSummary:
     def __init__(self) -> None:
         self.parts: dict[str, list[pd.DataFrame]] = {"customer": [], "rule": [], "reason": [], "overhead": [], "unspread": [],
                                                      "no_usage": []}
-        self.rows = {"allocated": 0, "unallocated": 0, "overhead": 0}
+        self.rows = {"allocated": 0, "unallocated": 0, "overhead": 0, "hops": 0}
+        self.stages = 0
         self.drivers_with_requests: set[str] = set()
 
     def add(self, result: Allocation, metrics: pd.DataFrame) -> None:
@@ -55,10 +63,12 @@ class WindowSummary:
         self.parts["unspread"].append(result.unspread_overhead)
         no_usage = result.unallocated[result.unallocated["reason"] == NO_USAGE]
         self.parts["no_usage"].append(no_usage.groupby(["date", "service"], as_index=False)["cost"].sum())
-        self.drivers_with_requests.update(metrics["service"].unique())
+        self.drivers_with_requests.update(metrics.loc[metrics["metric"] == REQUESTS, "service"].unique())
         self.rows["allocated"] += len(result.allocated)
         self.rows["unallocated"] += len(result.unallocated)
         self.rows["overhead"] += len(result.overhead)
+        self.rows["hops"] += len(hop_rows(result.hops))
+        self.stages = max(self.stages, result.hops.stages)
 
     def total(self, part: str, keys: list[str], value: str) -> pd.DataFrame:
         frame = pd.concat(self.parts[part], ignore_index=True)
@@ -79,6 +89,7 @@ def _commit_chunk(warehouse: Warehouse, start: dt.date, end: dt.date, result: Al
         warehouse.replace_window(conn, schema.customer_cost_allocation, start, end, result.allocated)
         warehouse.replace_window(conn, schema.unallocated_costs, start, end, result.unallocated)
         warehouse.replace_window(conn, schema.customer_overhead_allocation, start, end, result.overhead)
+        warehouse.replace_window(conn, schema.allocation_hops, start, end, hop_rows(result.hops))
         totals = queries.conservation_totals(conn, start, end)
         gaps = conservation_gaps(totals)
         if not gaps.empty:
@@ -116,6 +127,8 @@ class _InlineExecutor(Executor):
                   description="Effective cost no rule placed on a customer, per day, service, team and reason."),
         AssetSpec("customer_overhead_allocation", group_name=GROUP, kinds={"sql"}, deps=INPUTS,
                   description="Chosen unallocated reasons spread over customers by allocated cost (fully loaded cost)."),
+        AssetSpec("allocation_hops", group_name=GROUP, kinds={"sql"}, deps=INPUTS,
+                  description="Staged allocation hop by hop: rule, driver metric and quantity."),
     ],
     check_specs=[
         AssetCheckSpec(CONSERVATION_CHECK, asset="customer_cost_allocation", blocking=True,
@@ -127,7 +140,7 @@ class _InlineExecutor(Executor):
 def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
     first, last = window_days(context.partition_time_window)
     rules = load_allocation_rules()
-    drivers = rules.driver_services()
+    drivers, driver_metrics = rules.driver_services(), rules.driver_metrics()
     summary = WindowSummary()
     committed: list[tuple[dt.date, dt.date]] = []
     checked: list[pd.DataFrame] = []
@@ -146,12 +159,13 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
 
     warehouse.create_schema()
     with warehouse.engine.connect() as reader, _writer(warehouse) as writer:
+        check_rule_drivers(rules, *queries.known_drivers(reader))
         for start, end in run_chunks(first, last):
             # Inputs come from a connection of their own so the next chunk is read and
             # allocated while the database still writes the previous one.
             costs = queries.cost_rows(reader, start, end)
             customers = customers_by_day(queries.snapshots_for(reader, start, end), sorted(set(costs["date"])))
-            metrics = queries.driver_metrics(reader, start, end, drivers)
+            metrics = queries.driver_metrics(reader, start, end, drivers, driver_metrics)
             reader.rollback()  # end the read snapshot: SQLite cannot write behind an open read
             result = allocate(costs, metrics, customers, rules)
             if pending is not None:
@@ -211,4 +225,8 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
             "unspread_cost": money(unspread["cost"].sum()),
             "unspread_days": ", ".join(sorted({str(d) for d in unspread["date"]})) or "none",
         },
+    )
+    yield MaterializeResult(
+        asset_key="allocation_hops",
+        metadata={"row_count": summary.rows["hops"], "stages": summary.stages},
     )

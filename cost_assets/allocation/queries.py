@@ -13,7 +13,10 @@ from cost_assets.resources.schema import (
     daily_costs,
     service_metrics,
     unallocated_costs,
+    usage_metrics,
 )
+from cost_assets.allocation.allocation import USAGE_COLUMNS
+from cost_assets.allocation.rules import REQUESTS
 from cost_assets.resources.bulk import read_frame
 
 
@@ -34,14 +37,34 @@ def cost_rows(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
     return _dates(read_frame(conn, query))
 
 
-def driver_metrics(conn: Connection, first: dt.date, last: dt.date, services: set[str]) -> pd.DataFrame:
-    """Request counts of the driver services, customers with requests only."""
+def driver_metrics(conn: Connection, first: dt.date, last: dt.date, services: set[str],
+                   metrics: set[str] = frozenset()) -> pd.DataFrame:
+    """date, service, customer_id, metric, quantity: request counts of the driver services
+    (service_metrics, customers with requests only) and the rules' other metrics (usage_metrics,
+    every service, service-level rows included)."""
     m = service_metrics.c
     query = (
-        select(m.date, m.service, m.customer_id, m.request_count)
+        select(m.date, m.service, m.customer_id, m.request_count.label("quantity"))
         .where(m.date.between(first, last), m.service.in_(sorted(services)), m.request_count > 0)
     )
-    return _dates(read_frame(conn, query))
+    requests = _dates(read_frame(conn, query)).assign(metric=REQUESTS)
+    others = sorted(metrics - {REQUESTS})
+    if not others:
+        return requests[USAGE_COLUMNS]
+    u = usage_metrics.c
+    query = select(u.date, u.service, u.customer_id, u.metric, u.quantity).where(
+        u.date.between(first, last), u.metric.in_(others))
+    usage = _dates(read_frame(conn, query))
+    return pd.concat([requests[USAGE_COLUMNS], usage[USAGE_COLUMNS]], ignore_index=True)
+
+
+def known_drivers(conn: Connection) -> tuple[set[str], set[str]]:
+    """(metrics of usage_metrics, services named by daily_costs, service_metrics or usage_metrics)."""
+    metrics = {r[0] for r in conn.execute(select(usage_metrics.c.metric).distinct())}
+    services = set()
+    for table in (daily_costs, service_metrics, usage_metrics):
+        services |= {r[0] for r in conn.execute(select(table.c.service).distinct())}
+    return metrics, services
 
 
 def snapshots_for(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cost_assets.rules import Rules, load_rules, mapping, rules_error
+from cost_assets.settings import SettingError
 
 DIRECT = "direct"
 USAGE_PROPORTIONAL = "usage_proportional"
@@ -28,7 +29,14 @@ INTERNAL = "internal"
 REASONS = (UNTAGGED_REASON, UNKNOWN_CUSTOMER, NO_USAGE, INTERNAL)
 
 SELF_DRIVER = "self"
-RULE_KEYS = {"name", "method", "priority", "services", "driver", "shares"}
+# driver: cost -- in proportion to what each recipient already holds that day (AWS Cost Categories' proportional split).
+BY_COST_DRIVER = "cost"
+REQUESTS = "requests"  # service_metrics.request_count
+TO_CUSTOMERS = "customers"
+TO_SERVICES = "services"
+TARGETS = (TO_CUSTOMERS, TO_SERVICES)
+DRIVER_KEYS = {"service", "metric"}
+RULE_KEYS = {"name", "method", "priority", "services", "driver", "shares", "targets"}
 SECTION_KEYS = {"internal_environments", "internal_services", "rules", "overhead"}
 OVERHEAD_KEYS = {"enabled", "reasons"}
 SHARES_TOTAL_PERCENT = 100.0
@@ -41,13 +49,28 @@ class AllocationRule:
     priority: int
     # None: any service (direct rules only).
     services: tuple[str, ...] | None = None
-    # usage_proportional: the service whose request counts split the cost; "self" = the cost's own service.
+    # usage_proportional: the service whose usage splits the cost; "self" = the cost's own service;
+    # "cost" = what each recipient already holds that day.
     driver: str | None = None
     # fixed: customer id -> percent of the cost.
     shares: dict[str, float] = field(default_factory=dict)
+    # usage_proportional: the usage_metrics metric of the driver (requests = service_metrics.request_count).
+    metric: str = REQUESTS
+    # customers, or services: split onto other services, whose own rules then place it.
+    targets: str = TO_CUSTOMERS
+    # The driver was written as a mapping: its service and metric must exist in the data.
+    explicit_driver: bool = False
 
     def driver_for(self, service: str) -> str:
         return service if self.driver == SELF_DRIVER else str(self.driver)
+
+    @property
+    def by_cost(self) -> bool:
+        return self.method == USAGE_PROPORTIONAL and self.driver == BY_COST_DRIVER
+
+    @property
+    def to_services(self) -> bool:
+        return self.targets == TO_SERVICES
 
 
 @dataclass(frozen=True)
@@ -59,12 +82,19 @@ class AllocationRules:
     overhead_reasons: tuple[str, ...]  # empty: no overhead spreading
 
     def driver_services(self) -> set[str]:
-        """Services whose request counts some rule needs."""
+        """Services whose usage some customer-targeted rule needs."""
         services: set[str] = set()
         for rule in self.rules:
-            if rule.method == USAGE_PROPORTIONAL:
+            if rule.method == USAGE_PROPORTIONAL and not rule.by_cost and not rule.to_services:
                 services |= {rule.driver_for(s) for s in rule.services or ()}
         return services
+
+    def driver_metrics(self) -> set[str]:
+        """Metrics some usage-driven rule needs (requests included)."""
+        return {rule.metric for rule in self.rules if rule.method == USAGE_PROPORTIONAL and not rule.by_cost}
+
+    def service_rules(self) -> tuple[AllocationRule, ...]:
+        return tuple(rule for rule in self.rules if rule.to_services)
 
 
 def _names(value: Any, key: str, path: str) -> tuple[str, ...]:
@@ -103,18 +133,50 @@ def _parse_rule(raw: Any, index: int, path: str) -> AllocationRule:
     services = _names(raw.get("services"), f"{key}.services", path) or None
     if method != DIRECT and not services:
         raise rules_error(path, f"{key}.services", f"{rule} is required by method {method}: list the services it splits")
-    driver = raw.get("driver")
-    if method == USAGE_PROPORTIONAL:
-        if driver is None:
-            driver = SELF_DRIVER
-        elif not isinstance(driver, str) or not driver.strip():
-            raise rules_error(path, f"{key}.driver", f"{rule} must be 'self' or a service name, got {driver!r}")
-        else:
-            driver = driver.strip().lower()
-    elif driver is not None:
-        raise rules_error(path, f"{key}.driver", f"{rule} is set, but only usage_proportional rules use a driver")
+    targets = raw.get("targets", TO_CUSTOMERS)
+    if targets not in TARGETS:
+        raise rules_error(path, f"{key}.targets", f"{rule} is {targets!r}; use one of {', '.join(TARGETS)}")
+    if targets == TO_SERVICES and method != USAGE_PROPORTIONAL:
+        raise rules_error(path, f"{key}.targets", f"{rule} is services, which needs method usage_proportional "
+                                                  f"(a service-level metric or cost as the driver), not {method}")
+    driver, metric, explicit = _parse_driver(raw.get("driver"), method, targets, f"{key}.driver", rule, path)
     shares = _parse_shares(raw.get("shares"), method, f"{key}.shares", rule, path)
-    return AllocationRule(name=name, method=method, priority=priority, services=services, driver=driver, shares=shares)
+    return AllocationRule(name=name, method=method, priority=priority, services=services, driver=driver, shares=shares,
+                          metric=metric, targets=targets, explicit_driver=explicit)
+
+
+def _parse_driver(raw: Any, method: str, targets: str, key: str, rule: str, path: str) -> tuple[str | None, str, bool]:
+    """(driver service or self or cost, metric, written as a mapping) of a rule's `driver`."""
+    if method != USAGE_PROPORTIONAL:
+        if raw is not None:
+            raise rules_error(path, key, f"{rule} is set, but only usage_proportional rules use a driver")
+        return None, REQUESTS, False
+    if targets == TO_SERVICES:
+        # Recipients are the services with service-level rows (empty customer_id) of the metric.
+        if raw == BY_COST_DRIVER:
+            return BY_COST_DRIVER, REQUESTS, False
+        if not isinstance(raw, dict) or set(raw) != {"metric"}:
+            raise rules_error(path, key, f"{rule} targets services: use {{metric: <metric>}} (service-level rows, "
+                                         f"customer_id empty) or cost, got {raw!r}")
+        return SELF_DRIVER, _driver_name(raw["metric"], f"{key}.metric", rule, path), True
+    if raw is None:
+        return SELF_DRIVER, REQUESTS, False
+    if isinstance(raw, dict):
+        unknown = sorted(str(k) for k in raw if k not in DRIVER_KEYS)
+        if unknown or not raw:
+            raise rules_error(path, key, f"{rule} has key(s) {', '.join(unknown) or 'none'}; use service and/or metric")
+        service = _driver_name(raw["service"], f"{key}.service", rule, path) if "service" in raw else SELF_DRIVER
+        metric = _driver_name(raw["metric"], f"{key}.metric", rule, path) if "metric" in raw else REQUESTS
+        return service, metric, True
+    if not isinstance(raw, str) or not raw.strip():
+        raise rules_error(path, key, f"{rule} must be 'self' or a service name, 'cost' or {{service, metric}}, got {raw!r}")
+    return raw.strip().lower(), REQUESTS, False
+
+
+def _driver_name(value: Any, key: str, rule: str, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise rules_error(path, key, f"{rule} must be a non-empty name, got {value!r}")
+    return value.strip().lower()
 
 
 def _parse_shares(raw: Any, method: str, key: str, rule: str, path: str) -> dict[str, float]:
@@ -165,8 +227,9 @@ def _check_overlaps(rules: list[AllocationRule], internal_services: tuple[str, .
                                                            f"would never apply to it")
             if service in claimed:
                 raise rules_error(path, f"{key}.services", f"(rule {rule.name!r}) lists {service!r}, which rule "
-                                                           f"{claimed[service]!r} splits already; a service can be "
-                                                           f"split by one rule only")
+                                                           f"{claimed[service]!r} splits already: rules "
+                                                           f"{claimed[service]!r} and {rule.name!r} claim the same "
+                                                           f"pool; a service can be split by one rule only")
             claimed[service] = rule.name
 
 
@@ -202,6 +265,29 @@ def parse_allocation_rules(section: Any, path: str) -> AllocationRules:
         rules=tuple(sorted(rules, key=lambda r: r.priority)),
         overhead_reasons=_parse_overhead(section.get("overhead"), path),
     )
+
+
+def check_rule_drivers(rules: AllocationRules, metrics: set[str], services: set[str]) -> None:
+    """Refuse a rule whose driver metric, driver service or split-onto-services service the data never names.
+
+    metrics: the usage_metrics metrics the warehouse holds (requests is always known); services: every
+    service of daily_costs, service_metrics and usage_metrics. A day without the metric stays no_usage.
+    """
+    for rule in rules.rules:
+        if rule.method != USAGE_PROPORTIONAL or rule.by_cost and not rule.to_services:
+            continue
+        where = f"allocation rule {rule.name!r} (rules file {rules.path})"
+        if not rule.by_cost and rule.metric != REQUESTS and rule.metric not in metrics:
+            raise SettingError(f"{where}: driver metric {rule.metric!r} is not in usage_metrics on any day "
+                               f"(metrics there: {', '.join(sorted(metrics)) or 'none'}); check the rule's driver "
+                               f"and materialize usage_metrics")
+        if rule.explicit_driver and not rule.to_services and rule.driver != SELF_DRIVER and rule.driver not in services:
+            raise SettingError(f"{where}: driver service {rule.driver!r} is unknown: no cost or usage names it")
+        if rule.to_services:
+            unknown = [s for s in rule.services or () if s not in services]
+            if unknown:
+                raise SettingError(f"{where}: targets services, but splits unknown service(s) {', '.join(unknown)}: "
+                                   f"no cost or usage names them")
 
 
 def allocation_rules(rules: Rules) -> AllocationRules:

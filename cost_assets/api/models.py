@@ -81,12 +81,33 @@ class AllocationLine(BaseModel):
     days: int
 
 
+class AllocationHop(BaseModel):
+    # 1..n: splits of services onto services; the last stage places cost on customers (null: written
+    # before stages were recorded).
+    stage: Optional[int]
+    rule: str
+    method: str
+    # The service whose bill the dollars come from, and the service whose pool this hop split.
+    originService: str
+    fromService: str
+    # service (a split onto another service: the whole pool's hop) or customer (this customer's share).
+    recipientKind: str
+    recipient: str
+    driverService: Optional[str]
+    driverMetric: Optional[str]
+    # The recipient's driver quantity summed over the days (metric units; USD for cost).
+    driverQuantity: Optional[float]
+    cost: float
+    days: int
+
+
 class CustomerAllocation(BaseModel):
     customerId: str
     asOf: dt.date
     days: int
     total: float
     allocation: list[AllocationLine]
+    hops: list[AllocationHop]
 
 
 class EconomicsDay(BaseModel):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, and_, bindparam, case, func, literal, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, select, union_all
 
 from cost_assets.resources.sql import days_before
 from cost_assets.resources.schema import (
+    allocation_hops,
     cost_anomalies,
     cost_anomaly_root_causes,
     cost_forecasts,
@@ -23,7 +24,8 @@ from cost_assets.resources.schema import (
     team_costs,
 )
 
-ANOMALY_DAYS = 7  # "open" anomalies: those of the last week up to as_of
+ANOMALY_DAYS = 7
+HALF_MICRO_USD = 5e-7  # a service's own line with no dollars of its own left  # "open" anomalies: those of the last week up to as_of
 
 
 def _as_of(column, as_of: dt.date | None, latest_of):
@@ -119,6 +121,45 @@ def customer_allocation(customer_id: str, as_of: dt.date | None, days: int) -> S
         .where(allocation.customer_id == bindparam("customer_id", customer_id), _window(allocation.date, as_of, days))
         .group_by(allocation.service, allocation.allocation_method, allocation.rule)
         .order_by(func.sum(allocation.allocated_cost).desc(), allocation.service, allocation.allocation_method)
+    )
+
+
+def customer_hops(customer_id: str, as_of: dt.date | None, days: int) -> Select:
+    """Each hop of the customer's cost over the window: its customer_cost_allocation rows (a service's own
+    dollars), the allocation_hops of dollars other services sent it, and every split between services of
+    those origin services (whole pools)."""
+    hops, placed = allocation_hops.c, customer_cost_allocation.c
+    customer = bindparam("hops_customer_id", customer_id)
+    mine = and_(hops.recipient_kind == "customer", hops.recipient == customer)
+    staged_origins = select(hops.origin_service).where(mine, _window(hops.date, as_of, days)).distinct()
+    own = select(
+        placed.date, placed.stage, placed.rule, placed.allocation_method, placed.service.label("origin_service"),
+        placed.service.label("from_service"), literal("customer").label("recipient_kind"),
+        placed.customer_id.label("recipient"), placed.driver_service, placed.driver_metric, placed.driver_quantity,
+        placed.allocated_cost.label("cost"),
+    ).where(placed.customer_id == bindparam("own_customer_id", customer_id), _window(placed.date, as_of, days))
+    staged = select(
+        hops.date, hops.stage, hops.rule, hops.allocation_method, hops.origin_service, hops.from_service,
+        hops.recipient_kind, hops.recipient, hops.driver_service, hops.driver_metric, hops.driver_quantity, hops.cost,
+    ).where(_window(hops.date, as_of, days),
+            mine | and_(hops.recipient_kind == "service", hops.origin_service.in_(staged_origins)))
+    # customer_cost_allocation holds every origin's dollars a service placed: take the staged ones out of
+    # the service's own line (its driver quantity counted once, there).
+    received = select(
+        hops.date, hops.stage, hops.rule, hops.allocation_method, hops.from_service.label("origin_service"),
+        hops.from_service, hops.recipient_kind, hops.recipient, hops.driver_service, hops.driver_metric,
+        literal(0.0).label("driver_quantity"), (-hops.cost).label("cost"),
+    ).where(mine, _window(hops.date, as_of, days))
+    every = union_all(own, staged, received).subquery()
+    keys = [every.c.stage, every.c.rule, every.c.allocation_method, every.c.origin_service, every.c.from_service,
+            every.c.recipient_kind, every.c.recipient, every.c.driver_service, every.c.driver_metric]
+    return (
+        select(*keys, func.sum(every.c.cost).label("cost"), func.sum(every.c.driver_quantity).label("driver_quantity"),
+               func.count(every.c.date.distinct()).label("days"))
+        .group_by(*keys)
+        .having(func.abs(func.sum(every.c.cost)) >= HALF_MICRO_USD)
+        .order_by(every.c.stage, every.c.origin_service, every.c.from_service, func.sum(every.c.cost).desc(),
+                  every.c.recipient)
     )
 
 

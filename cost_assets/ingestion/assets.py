@@ -182,3 +182,16 @@ def service_metrics(context: AssetExecutionContext, warehouse: Warehouse, produc
     return MaterializeResult(
         metadata={"row_count": len(metrics), "requests_by_service": table(by_service)}
     )
+
+
+@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+       description="Usage per service, customer and metric (requests included; customer_id '' for a service's own "
+                   "usage): the drivers of allocation rules.")
+def usage_metrics(context: AssetExecutionContext, warehouse: Warehouse, product_db: ProductDatabase) -> MaterializeResult:
+    first, last = window_days(context.partition_time_window)
+    metrics = product_db.usage_metrics(first, last)
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.usage_metrics, first, last, metrics)
+    by_metric = metrics.assign(service_level=metrics["customer_id"] == "").groupby(
+        ["metric", "service_level"], as_index=False).agg(services=("service", "nunique"), quantity=("quantity", "sum"))
+    return MaterializeResult(metadata={"row_count": len(metrics), "by_metric": table(by_metric)})

@@ -1,4 +1,5 @@
-"""The product database (docs/reference.md#product-database), read only: customers and service_metrics."""
+"""The product database (docs/reference.md#product-database), read only: customers, service_metrics
+and the optional usage_metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from cost_assets import settings
+from cost_assets.allocation.allocation import check_usage_quantities
 from cost_assets.demo import company
 from cost_assets.resources.database import display_url, engine_for
 
@@ -19,7 +21,13 @@ SERVICE_METRICS_SQL = (
     "SELECT date, service, customer_id, SUM(request_count) AS request_count FROM service_metrics "
     "WHERE date >= :first AND date <= :last GROUP BY date, service, customer_id"
 )
+USAGE_METRICS_SQL = (
+    "SELECT date, service, customer_id, metric, quantity FROM usage_metrics WHERE date >= :first AND date <= :last"
+)
+USAGE_KEYS = ["date", "service", "customer_id", "metric"]
+REQUESTS = "requests"
 REQUIRED_COLUMNS = {
+    "usage_metrics": {"date", "service", "customer_id", "metric", "quantity"},
     "customers": {"id", "name", "mrr", "status"},
     "service_metrics": {"date", "service", "customer_id", "request_count"},
 }
@@ -84,6 +92,39 @@ class ProductDatabase(ConfigurableResource):
             frame = self._read("customers", CUSTOMERS_SQL)
         frame["mrr"] = pd.to_numeric(frame["mrr"], errors="raise")
         return frame
+
+    def has_usage_metrics(self) -> bool:
+        """The optional usage_metrics table exists (absent: requests are the only metric)."""
+        if self.is_demo:
+            return False
+        try:
+            return inspect(self.engine).has_table("usage_metrics")
+        except DBAPIError as exc:
+            raise ProductDatabaseError(
+                f"product database {display_url(self.resolved_url)} (COST_APP_DB_URL) cannot be read: {exc.orig}"
+            ) from exc
+
+    def usage_metrics(self, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """date, service, customer_id ('' for a service's own usage), metric, quantity: every metric,
+        requests (service_metrics.request_count) included, one row per key. Raises
+        InvalidUsageMetric naming the rows with a negative or missing quantity."""
+        requests = self.service_metrics(first, last).rename(columns={"request_count": "quantity"}).assign(metric=REQUESTS)
+        frames = [requests]
+        if self.has_usage_metrics():
+            other = self._read("usage_metrics", USAGE_METRICS_SQL, first=first, last=last)
+            other["date"] = pd.to_datetime(other["date"]).dt.date
+            other["customer_id"] = other["customer_id"].fillna("").astype(str).str.strip()
+            other["metric"] = other["metric"].astype(str).str.strip()
+            other["quantity"] = pd.to_numeric(other["quantity"], errors="coerce")
+            check_usage_quantities(other)
+            if (other["metric"] == REQUESTS).any():
+                raise ProductDatabaseError(
+                    "product database table `usage_metrics` has rows of metric 'requests'; requests come from "
+                    "service_metrics.request_count: keep them there only")
+            frames.append(other)
+        frame = pd.concat(frames, ignore_index=True)
+        frame["quantity"] = frame["quantity"].astype(float)
+        return frame.groupby(USAGE_KEYS, as_index=False, sort=True)["quantity"].sum()[[*USAGE_KEYS, "quantity"]]
 
     def service_metrics(self, first: dt.date, last: dt.date) -> pd.DataFrame:
         if self.is_demo:

@@ -100,6 +100,26 @@ service_metrics = Table(
     comment="Per-customer request counts from the product database: the usage drivers of shared-cost allocation.",
 )
 
+def ALLOCATION_DRIVER_COLUMNS() -> list[Column]:  # noqa: N802 - fresh Column objects per table
+    return [
+        Column("stage", Integer, nullable=True, comment="Allocation stage of the hop: 1..n split services onto services, the last places cost on customers"),
+        Column("driver_service", String(128), nullable=True, comment="Service whose usage drove the split (usage_proportional); null for direct, even, fixed and driver cost"),
+        Column("driver_metric", String(128), nullable=True, comment="Driver metric: a usage_metrics metric (requests, db_time_ms, ...), cost, active_customers (even) or percent (fixed); null for direct"),
+        Column("driver_quantity", Float, nullable=True, comment="The recipient's driver quantity that day (metric units; USD for cost; percent for fixed)"),
+    ]
+
+
+usage_metrics = Table(
+    "usage_metrics",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("service", String(128), primary_key=True, comment="Internal service name, same names as the `service` tag"),
+    Column("customer_id", String(128), primary_key=True, comment="Customer id; '' for the service's own usage (the driver of splits between services)"),
+    Column("metric", String(128), primary_key=True, comment="Usage metric, e.g. requests (service_metrics.request_count), db_time_ms, log_gb"),
+    Column("quantity", Float, nullable=False, comment="Usage that day in the metric's unit (0 or more)"),
+    comment="Usage per day, service, customer and metric (requests included): the drivers of allocation rules.",
+)
+
 customer_cost_allocation = Table(
     "customer_cost_allocation",
     metadata,
@@ -110,6 +130,7 @@ customer_cost_allocation = Table(
     Column("allocated_cost", Money, nullable=False, comment="Effective cost in USD placed on the customer"),
     Column("proportion", Ratio, nullable=False, comment="Customer's share of the split cost pool (1.0 for direct)"),
     Column("rule", String(128), nullable=False, comment="Name of the allocation rule that placed the cost"),
+    *ALLOCATION_DRIVER_COLUMNS(),
     comment="Effective cost placed on customers, per day, customer, service and method.",
 )
 
@@ -122,6 +143,25 @@ unallocated_costs = Table(
     Column("reason", String(32), primary_key=True, comment="untagged, unknown_customer, no_usage or internal"),
     Column("cost", Money, nullable=False, comment="Effective cost in USD that could not be placed on a customer"),
     comment="Effective cost that no rule placed on a customer, with the reason.",
+)
+
+allocation_hops = Table(
+    "allocation_hops",
+    metadata,
+    Column("date", Date, primary_key=True, comment="UTC day"),
+    Column("stage", Integer, primary_key=True, comment="1..n: splits of services onto services (senders first); the last stage places cost on customers"),
+    Column("rule", String(128), primary_key=True, comment="Name of the allocation rule that made the hop"),
+    Column("origin_service", String(128), primary_key=True, comment="Service whose bill (daily_costs) the dollars come from"),
+    Column("from_service", String(128), primary_key=True, comment="Service whose cost pool the hop split"),
+    Column("recipient_kind", String(16), primary_key=True, comment="service (a split onto another service) or customer"),
+    Column("recipient", String(128), primary_key=True, comment="Receiving service name or customer id"),
+    Column("allocation_method", String(32), nullable=False, comment="direct, usage_proportional, even or fixed"),
+    *ALLOCATION_DRIVER_COLUMNS()[1:],
+    Column("cost", Money, nullable=False, comment="Effective cost in USD moved by the hop"),
+    Column("proportion", Ratio, nullable=False, comment="Recipient's share of the split pool (1.0 for direct)"),
+    comment="Staged allocation, hop by hop: each split of a service onto services, and each customer hop of dollars "
+            "another service sent, with its rule, driver metric and quantity (a service's own dollars placed on "
+            "customers are its customer_cost_allocation rows).",
 )
 
 customer_overhead_allocation = Table(

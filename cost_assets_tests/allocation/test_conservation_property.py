@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cost_assets.allocation.allocation import allocate, to_micros
+from cost_assets.allocation.allocation import allocate, hop_rows, to_micros
 from cost_assets.allocation.rules import parse_allocation_rules
 
 DAYS = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(3)]
@@ -86,3 +86,82 @@ def test_allocated_plus_unallocated_equals_the_bill_to_the_micro_dollar(costs, m
     unspread = result.unspread_overhead.assign(m=to_micros(result.unspread_overhead["cost"])).groupby("date")["m"].sum()
     assert spread.add(unspread, fill_value=0).reindex(DAYS, fill_value=0).tolist() == \
         chosen_micros.reindex(DAYS, fill_value=0).tolist()
+
+
+# --- usage metrics beyond requests, driver: cost and splits onto services in stages -------------
+
+STAGED_RULES = parse_allocation_rules({
+    "internal_environments": ["staging"],
+    "internal_services": ["ci"],
+    "rules": [
+        {"name": "observability-to-services", "method": "usage_proportional", "priority": 5,
+         "services": ["observability"], "targets": "services", "driver": {"metric": "log_gb"}},
+        {"name": "platform-by-cost", "method": "usage_proportional", "priority": 6, "services": ["search"],
+         "targets": "services", "driver": "cost"},
+        {"name": "dedicated", "method": "direct", "priority": 10},
+        {"name": "database", "method": "usage_proportional", "priority": 20, "services": ["shared-db"],
+         "driver": {"service": "shared-db", "metric": "db_time_ms"}},
+        {"name": "compute", "method": "usage_proportional", "priority": 30, "services": ["api", "worker"],
+         "driver": "api"},
+        {"name": "partner", "method": "fixed", "priority": 50, "services": ["integrations"],
+         "shares": {"cust-1": 50, "cust-unknown": 50}},
+        {"name": "overhead-by-cost", "method": "usage_proportional", "priority": 90, "services": ["data-pipeline"],
+         "driver": "cost"},
+    ],
+    "overhead": {"enabled": True, "reasons": ["untagged", "no_usage"]},
+}, "property-staged-rules.yaml")
+STAGED_SERVICES = ["observability", "search", "shared-db", "api", "worker", "integrations", "data-pipeline", "ci",
+                   "untagged"]
+
+staged_cost_rows = st.lists(
+    st.fixed_dictionaries({
+        "date": st.sampled_from(DAYS),
+        "team": st.sampled_from(["core", "platform"]),
+        "service": st.sampled_from(STAGED_SERVICES),
+        "customer_id": st.sampled_from([*CUSTOMERS, "cust-099", "untagged", "untagged"]),
+        "environment": st.sampled_from(["production", "production", "staging"]),
+        "effective_cost": money,
+    }),
+    max_size=30,
+)
+usage_rows = st.lists(
+    st.fixed_dictionaries({
+        "date": st.sampled_from(DAYS),
+        "service": st.sampled_from(STAGED_SERVICES),
+        # '' is the service's own usage: the driver of splits between services.
+        "customer_id": st.sampled_from([*CUSTOMERS, "cust-ghost", "", ""]),
+        "metric": st.sampled_from(["requests", "db_time_ms", "log_gb", "storage_gb"]),
+        "quantity": st.one_of(st.integers(min_value=0, max_value=10**9),
+                              st.floats(min_value=0, max_value=1e6, allow_nan=False)),
+    }),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(staged_cost_rows, usage_rows, customer_rows)
+def test_metrics_and_stages_create_or_lose_no_micro_dollar(costs, usage, known):
+    costs = pd.DataFrame(costs, columns=["date", "team", "service", "customer_id", "environment", "effective_cost"])
+    usage = pd.DataFrame(usage, columns=["date", "service", "customer_id", "metric", "quantity"])
+    usage = usage.groupby(["date", "service", "customer_id", "metric"], as_index=False)["quantity"].sum()
+    customers = pd.DataFrame([{"date": d, "id": c, "status": s} for d in DAYS for c, s in known],
+                             columns=["date", "id", "status"])
+
+    result = allocate(costs, usage, customers, STAGED_RULES)
+
+    def per_day(frame, column):
+        return frame.assign(m=to_micros(frame[column])).groupby("date")["m"].sum().reindex(DAYS, fill_value=0)
+
+    bill = per_day(costs, "effective_cost")
+    allocated = per_day(result.allocated, "allocated_cost")
+    assert (allocated + per_day(result.unallocated, "cost")).tolist() == bill.tolist()
+    assert set(result.allocated["customer_id"]) <= {c for c, _ in known}
+
+    # The customer hops are customer_cost_allocation, origin by origin.
+    hops = hop_rows(result.hops, staged_only=False)
+    to_customers = hops[hops["recipient_kind"] == "customer"]
+    assert per_day(to_customers, "cost").tolist() == allocated.tolist()
+    # A stage moves a pool between services only: never onto the service that sends it.
+    between = hops[hops["recipient_kind"] == "service"]
+    assert (between["from_service"] != between["recipient"]).all()
+    assert set(between["stage"]) <= {1, 2} and set(to_customers["stage"]) <= {len(STAGED_RULES.service_rules()) + 1}

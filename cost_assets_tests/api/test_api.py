@@ -156,6 +156,14 @@ def test_customer_allocation_shows_how_shared_costs_were_split(client):
          "allocatedCost": 75.0, "pooledCost": 200.0, "share": 0.375, "days": 2},
         {"service": "worker", "method": "direct", "rule": "customer tag",
          "allocatedCost": 60.0, "pooledCost": 60.0, "share": 1.0, "days": 2},
+    ], "hops": [
+        # Rows written before stages and drivers were recorded: each service's own hop, no stage.
+        {"stage": None, "rule": "shared-db by requests", "method": "usage_proportional", "originService": "shared-db",
+         "fromService": "shared-db", "recipientKind": "customer", "recipient": "c2", "driverService": None,
+         "driverMetric": None, "driverQuantity": None, "cost": 75.0, "days": 2},
+        {"stage": None, "rule": "customer tag", "method": "direct", "originService": "worker",
+         "fromService": "worker", "recipientKind": "customer", "recipient": "c2", "driverService": None,
+         "driverMetric": None, "driverQuantity": None, "cost": 60.0, "days": 2},
     ]}
     month = client.get("/costs/customers/c2/allocation", headers=AUTH).json()
     assert month["days"] == 30 and month["total"] == 165.0

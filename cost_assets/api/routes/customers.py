@@ -1,5 +1,6 @@
 """/costs/customers, /costs/customers/{customer_id}, its /allocation and its /history: unit
-economics per customer, how a customer's cost was placed, and its economics day by day."""
+economics per customer, how a customer's cost was placed (hop by hop: stage, rule, driver metric and
+quantity), and its economics day by day."""
 
 import orjson
 from fastapi import APIRouter, HTTPException
@@ -32,8 +33,15 @@ def get_customer_allocation(rows: Warehouse, customer_id: PathName, days: Days =
          "days": int(r["days"])}
         for r in found
     ]
+    hops = [
+        {"stage": None if h["stage"] is None else int(h["stage"]), "rule": h["rule"], "method": h["allocation_method"], "originService": h["origin_service"],
+         "fromService": h["from_service"], "recipientKind": h["recipient_kind"], "recipient": h["recipient"],
+         "driverService": h["driver_service"], "driverMetric": h["driver_metric"],
+         "driverQuantity": optional(h["driver_quantity"], 6), "cost": money(h["cost"]), "days": int(h["days"])}
+        for h in rows(queries.customer_hops(customer_id, as_of, days))
+    ]
     return answer({"customerId": customer_id, "asOf": day(found[0]["as_of_date"]), "days": days,
-                   "total": money(sum(float(r["allocated_cost"]) for r in found)), "allocation": lines})
+                   "total": money(sum(float(r["allocated_cost"]) for r in found)), "allocation": lines, "hops": hops})
 
 
 @router.get("/costs/customers/{customer_id}/history", response_model=models.CustomerHistory)
