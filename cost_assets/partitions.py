@@ -30,7 +30,6 @@ def _backfill_policy() -> BackfillPolicy:
 
 
 backfill_policy = _backfill_policy()
-single_run = backfill_policy  # the name the asset modules import today
 
 
 def trailing_dependency(asset: str, days_before: int) -> AssetDep:

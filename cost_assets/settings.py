@@ -157,7 +157,7 @@ def _read_settings() -> Settings:
         partitions_start=parse_date_setting("COST_PARTITIONS_START", DEFAULT_PARTITIONS_START),
         backfill_run_days=int_setting("COST_BACKFILL_RUN_DAYS", 0, minimum=0),
         # Days computed and committed together: bounds a run's memory whatever its range.
-        run_chunk_days=int_setting("COST_RUN_CHUNK_DAYS", 7, minimum=1, maximum=366),
+        run_chunk_days=int_setting("COST_RUN_CHUNK_DAYS", 31, minimum=1, maximum=366),
         db_timeouts=DatabaseTimeouts(
             connect_s=float_setting("COST_DB_CONNECT_TIMEOUT_S", DEFAULT_TIMEOUTS.connect_s, maximum=3600),
             statement_s=float_setting("COST_DB_STATEMENT_TIMEOUT_S", DEFAULT_TIMEOUTS.statement_s, maximum=86400),

@@ -12,11 +12,11 @@ from cost_assets.definitions import defs
 from cost_assets.partitions import day_range
 from cost_assets_tests.helpers import empty_tables, failure_message, materialize_days, table_contents
 
-FIRST, LAST = dt.date(2026, 10, 20), dt.date(2026, 10, 29)
+FIRST, LAST = dt.date(2026, 10, 23), dt.date(2026, 10, 29)
 
 
 def test_a_range_run_equals_day_by_day_runs(warehouse, monkeypatch):
-    monkeypatch.setenv("COST_RUN_CHUNK_DAYS", "4")  # 10 days: chunks of 4, 4 and 2
+    monkeypatch.setenv("COST_RUN_CHUNK_DAYS", "3")  # 7 days: chunks of 3, 3 and 1
     assets = list(defs.assets)
     for day in day_range(FIRST, LAST):
         assert materialize_days(assets, warehouse, day, day).success
@@ -37,7 +37,7 @@ def test_a_failure_in_a_later_chunk_keeps_the_committed_days_and_leaves_the_rest
     with warehouse.transaction() as conn:
         conn.exec_driver_sql("UPDATE customer_snapshots SET mrr = mrr * 2")
     monkeypatch.setenv("COST_RUN_CHUNK_DAYS", "3")
-    failing_day = FIRST + dt.timedelta(days=6)
+    failing_day = FIRST + dt.timedelta(days=6)  # the third chunk: days 7..7
     computed = analytics_assets.unit_economics
 
     def fails_on_the_third_chunk(windows, *args):

@@ -29,7 +29,7 @@ from cost_assets.allocation.rules import (
 )
 from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
 from cost_assets.metadata import money, table
-from cost_assets.partitions import chunk_failure, daily_partitions, run_chunks, single_run, window_days
+from cost_assets.partitions import chunk_failure, daily_partitions, run_chunks, backfill_policy, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -135,7 +135,7 @@ class _InlineExecutor(Executor):
                        description="Each day, allocated + unallocated cost equals daily_costs.effective_cost (±$0.01)."),
     ],
     partitions_def=daily_partitions,
-    backfill_policy=single_run,
+    backfill_policy=backfill_policy,
 )
 def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
     first, last = window_days(context.partition_time_window)

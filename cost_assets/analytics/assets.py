@@ -17,7 +17,7 @@ from cost_assets.analytics.economics import lowest_margin_first, unit_economics
 from cost_assets.analytics.reports import service_report, team_report
 from cost_assets.analytics.windows import LOOKBACK_DAYS, AsOfWindows
 from cost_assets.metadata import money, table
-from cost_assets.partitions import commit_in_chunks, daily_partitions, day_range, single_run, trailing_dependency, window_days
+from cost_assets.partitions import commit_in_chunks, daily_partitions, day_range, backfill_policy, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -94,7 +94,7 @@ def _write_as_of_reports(warehouse: Warehouse, summary: AsOfSummary, conn: Conne
                   description="Per team as of a day: 30-day cost, daily average, trend, service count."),
     ],
     partitions_def=daily_partitions,
-    backfill_policy=single_run,
+    backfill_policy=backfill_policy,
 )
 def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
     first, last = window_days(context.partition_time_window)
@@ -135,7 +135,7 @@ def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
     )
 
 
-@asset(group_name="reports", kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+@asset(group_name="reports", kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
        deps=["daily_costs"], description="Cost per day and team: the summary behind /costs/trend.")
 def team_daily_costs(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)

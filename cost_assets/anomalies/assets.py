@@ -14,7 +14,7 @@ from cost_assets.anomalies.root_causes import DIMENSIONS as ROOT_CAUSE_DIMENSION
 from cost_assets.anomalies.settings import describe
 from cost_assets.settings import get_settings
 from cost_assets.metadata import money, table
-from cost_assets.partitions import commit_in_chunks, day_range, daily_partitions, single_run, trailing_dependency, window_days
+from cost_assets.partitions import commit_in_chunks, day_range, daily_partitions, backfill_policy, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -26,7 +26,7 @@ DETECTION_COLUMNS = ["severity", "detector", "actual_cost", "expected_cost", "im
 # dimension value in cost_anomalies_by_dimension -> daily_costs column
 DIMENSIONS = {"team": "team", "account": "account_id"}
 # Both anomaly assets score each day of their window against the same trailing daily_costs.
-DAILY_ANOMALY_ASSET = dict(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+DAILY_ANOMALY_ASSET = dict(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
                            deps=[trailing_dependency("daily_costs", HISTORY_DAYS)])
 
 

@@ -10,7 +10,7 @@ from cost_assets.allocation.allocation import customers_by_day
 from cost_assets.forecasts import queries
 from cost_assets.forecasts.forecast import HISTORY_DAYS, forecast_days, series_matrix, with_margins
 from cost_assets.metadata import money, table
-from cost_assets.partitions import (commit_in_chunks, day_range, daily_partitions, single_run, trailing_dependency,
+from cost_assets.partitions import (commit_in_chunks, day_range, daily_partitions, backfill_policy, trailing_dependency,
                                     window_days)
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
@@ -34,7 +34,7 @@ def month_end_forecasts(costs: pd.DataFrame, observed: dict[str, set[dt.date]], 
 
 
 @asset(
-    group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+    group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
     deps=[trailing_dependency("daily_costs", HISTORY_DAYS), trailing_dependency("customer_cost_allocation", HISTORY_DAYS),
           "customer_snapshots"],
     description="Month-end cost forecast of the company, each service (effective cost) and each customer (allocated "

@@ -21,7 +21,7 @@ from cost_assets.partitions import (
     days_before_partitions,
     describe_days_before_partitions,
     first_partition_day,
-    single_run,
+    backfill_policy,
     window_days,
 )
 from cost_assets.resources import schema
@@ -50,7 +50,7 @@ def _top_services(daily: pd.DataFrame) -> pd.DataFrame:
     ],
     check_specs=checks.DAILY_COSTS_CHECK_SPECS,
     partitions_def=daily_partitions,
-    backfill_policy=single_run,
+    backfill_policy=backfill_policy,
 )
 def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing: BillingSourceResource):
     first, last = window_days(context.partition_time_window)
@@ -133,7 +133,7 @@ def _days_before_partitions_metadata(context: AssetExecutionContext, held: tuple
     }
 
 
-@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
        description="The product database's customers as read for each day (MRR history).")
 def customer_snapshots(context: AssetExecutionContext, warehouse: Warehouse, product_db: ProductDatabase) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
@@ -171,7 +171,7 @@ def _real_snapshots(warehouse: Warehouse, product_db: ProductDatabase, days: lis
     return pd.concat([frame for frame in [kept, *fresh] if not frame.empty], ignore_index=True)
 
 
-@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
        description="Per-customer request counts per service and day: the drivers of usage-proportional allocation.")
 def service_metrics(context: AssetExecutionContext, warehouse: Warehouse, product_db: ProductDatabase) -> MaterializeResult:
     first, last = window_days(context.partition_time_window)
@@ -184,7 +184,7 @@ def service_metrics(context: AssetExecutionContext, warehouse: Warehouse, produc
     )
 
 
-@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=single_run,
+@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
        description="Usage per service, customer and metric (requests included; customer_id '' for a service's own "
                    "usage): the drivers of allocation rules.")
 def usage_metrics(context: AssetExecutionContext, warehouse: Warehouse, product_db: ProductDatabase) -> MaterializeResult:

@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from sqlalchemy import Connection
 
 from cost_assets.metadata import money, table
-from cost_assets.partitions import commit_in_chunks, day_range, daily_partitions, single_run, trailing_dependency, window_days
+from cost_assets.partitions import commit_in_chunks, day_range, daily_partitions, backfill_policy, trailing_dependency, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 from cost_assets.waste import queries
@@ -34,7 +34,7 @@ def _coverage(latest: pd.DataFrame) -> str:
     group_name="waste",
     kinds={"sql"},
     partitions_def=daily_partitions,
-    backfill_policy=single_run,
+    backfill_policy=backfill_policy,
     deps=[trailing_dependency("hourly_costs", WINDOW_DAYS - 1)],
     description="Non-production spend outside working hours per environment, service and team over the "
                 "trailing 30 days, the part a schedule could stop and its monthly saving.",
