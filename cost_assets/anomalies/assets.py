@@ -38,6 +38,12 @@ def _detect(
     return detect_anomalies(history, day_range(first, last), settings), int(history["key"].nunique())
 
 
+def _rows_of_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks' rows in one frame (empty chunks left out: they carry no column types)."""
+    found = [frame for frame in frames if not frame.empty]
+    return pd.concat(found, ignore_index=True) if found else frames[0]
+
+
 def _metadata(anomalies: pd.DataFrame, keys: list[str], settings: AnomalySettings) -> dict:
     ranked = anomalies.sort_values(["severity", "impact_usd"], ascending=[True, False])
     return {
@@ -70,8 +76,8 @@ def cost_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> Mate
 
     # Anomalies are few: the chunks' rows are kept for the metadata.
     chunks = commit_in_chunks(warehouse, first, last, write_chunk, context.log, "cost_anomalies")
-    anomalies = pd.concat([chunk[0] for chunk in chunks], ignore_index=True)
-    causes = pd.concat([chunk[1] for chunk in chunks], ignore_index=True)
+    anomalies = _rows_of_chunks([chunk[0] for chunk in chunks])
+    causes = _rows_of_chunks([chunk[1] for chunk in chunks])
     scored = max(chunk[2] for chunk in chunks)
     return MaterializeResult(metadata={
         **_metadata(anomalies, ["service"], settings),
@@ -115,8 +121,8 @@ def cost_anomalies_by_dimension(context: AssetExecutionContext, warehouse: Wareh
         warehouse.replace_window(conn, schema.cost_anomalies_by_dimension, start, end, found)
         return found
 
-    anomalies = pd.concat(commit_in_chunks(warehouse, first, last, write_chunk, context.log,
-                                           "cost_anomalies_by_dimension"), ignore_index=True)
+    anomalies = _rows_of_chunks(commit_in_chunks(warehouse, first, last, write_chunk, context.log,
+                                                 "cost_anomalies_by_dimension"))
     return MaterializeResult(metadata={
         **_metadata(anomalies, ["dimension", "dimension_value"], settings),
         "scored_teams": scored["team"],
