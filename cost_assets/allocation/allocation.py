@@ -20,6 +20,8 @@ from cost_assets.allocation.rules import (
     DIRECT,
     EVEN,
     FIXED,
+    IDLE,
+    IDLE_UNALLOCATED,
     INTERNAL,
     NO_USAGE,
     REQUESTS,
@@ -31,6 +33,7 @@ from cost_assets.allocation.rules import (
     AllocationRules,
 )
 from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
+from cost_assets.ingestion.container_splits import UNSPLIT_INSTANCE_COST, UNUSED_CAPACITY
 from cost_assets.settings import UNTAGGED
 
 MICROS_PER_USD = 1_000_000
@@ -178,9 +181,18 @@ def _empty_shares(pools: pd.DataFrame) -> pd.DataFrame:
                         proportion=pd.Series(dtype=float))
 
 
+IDLE_CLAIM = -3
+
+
 def _claims(costs: pd.DataFrame, rules: AllocationRules) -> np.ndarray:
-    """Per cost row: index of the rule that places it, -1 for none, -2 for internal cost."""
+    """Per cost row: index of the rule that places it, -1 for none, -2 for internal cost,
+    IDLE_CLAIM for unused container capacity that stays unallocated (rules' `idle`)."""
     claim = np.full(len(costs), -1)
+    if "capacity" in costs:  # internal wins: non-production capacity is no cost of serving customers
+        idle = costs["capacity"] == UNSPLIT_INSTANCE_COST
+        if rules.idle == IDLE_UNALLOCATED:
+            idle |= costs["capacity"] == UNUSED_CAPACITY
+        claim[idle.to_numpy()] = IDLE_CLAIM
     internal = costs["environment"].isin(rules.internal_environments) | costs["service"].isin(rules.internal_services)
     claim[internal.to_numpy()] = -2
     tagged = (costs["customer_id"] != UNTAGGED).to_numpy()
@@ -323,7 +335,8 @@ def allocate(costs: pd.DataFrame, metrics: pd.DataFrame, customers: pd.DataFrame
     """Place each day's effective cost on customers by the rules, in stages.
 
     costs: date, team, service, customer_id, environment, effective_cost (tags
-    normalized as in daily_costs). metrics: date, service, customer_id, metric,
+    normalized as in daily_costs), and optionally capacity (the charge category of
+    unused container capacity, else '': see _claims). metrics: date, service, customer_id, metric,
     quantity (usage_metrics; customer_id '' for a service's own usage), or
     service_metrics' date, service, customer_id, request_count. customers:
     date, id, status: the customers in effect on each cost day (see
@@ -346,6 +359,7 @@ def allocate(costs: pd.DataFrame, metrics: pd.DataFrame, customers: pd.DataFrame
     unallocated: list[pd.DataFrame] = [
         costs.loc[claim == -2, ["date", "service", "team", "micros"]].assign(reason=INTERNAL),
         costs.loc[claim == -1, ["date", "service", "team", "micros"]].assign(reason=UNTAGGED_REASON),
+        costs.loc[claim == IDLE_CLAIM, ["date", "service", "team", "micros"]].assign(reason=IDLE),
     ]
     working = costs.loc[claim >= 0, WORKING_COLUMNS].assign(claim=claim[claim >= 0])
 

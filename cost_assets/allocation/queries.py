@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, literal, select
 
 from cost_assets.resources.schema import (
     customer_cost_allocation,
@@ -16,6 +16,7 @@ from cost_assets.resources.schema import (
     usage_metrics,
 )
 from cost_assets.allocation.allocation import USAGE_COLUMNS
+from cost_assets.ingestion.container_splits import CAPACITY_CATEGORIES
 from cost_assets.allocation.rules import REQUESTS
 from cost_assets.resources.bulk import read_frame
 
@@ -26,9 +27,12 @@ def _dates(frame: pd.DataFrame, column: str = "date") -> pd.DataFrame:
 
 
 def cost_rows(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Effective cost per day and allocation tags (the grain rules look at)."""
+    """Effective cost per day and allocation tags (the grain rules look at), and `capacity`:
+    the charge category of unused container capacity, else '' (allocation.CAPACITY)."""
+    capacity = case((daily_costs.c.charge_category.in_(CAPACITY_CATEGORIES), daily_costs.c.charge_category),
+                    else_=literal("")).label("capacity")
     tags = [daily_costs.c.date, daily_costs.c.team, daily_costs.c.service, daily_costs.c.customer_id,
-            daily_costs.c.environment]
+            daily_costs.c.environment, capacity]
     query = (
         select(*tags, func.sum(daily_costs.c.effective_cost).label("effective_cost"))
         .where(daily_costs.c.date.between(first, last))

@@ -26,7 +26,14 @@ UNTAGGED_REASON = "untagged"
 UNKNOWN_CUSTOMER = "unknown_customer"
 NO_USAGE = "no_usage"
 INTERNAL = "internal"
-REASONS = (UNTAGGED_REASON, UNKNOWN_CUSTOMER, NO_USAGE, INTERNAL)
+# Unused container capacity (docs/reference.md#container-split-cost): an instance's cost its pods did not use.
+IDLE = "idle"
+REASONS = (UNTAGGED_REASON, UNKNOWN_CUSTOMER, NO_USAGE, INTERNAL, IDLE)
+
+# allocation.idle: where unused container capacity goes.
+IDLE_UNALLOCATED = "unallocated"  # unallocated_costs, reason idle
+IDLE_SPREAD = "spread"  # onto each pod, as AWS apportioned it (split_line_item_unused_cost)
+IDLE_MODES = (IDLE_UNALLOCATED, IDLE_SPREAD)
 
 SELF_DRIVER = "self"
 # driver: cost -- in proportion to what each recipient already holds that day (AWS Cost Categories' proportional split).
@@ -37,7 +44,7 @@ TO_SERVICES = "services"
 TARGETS = (TO_CUSTOMERS, TO_SERVICES)
 DRIVER_KEYS = {"service", "metric"}
 RULE_KEYS = {"name", "method", "priority", "services", "driver", "shares", "targets"}
-SECTION_KEYS = {"internal_environments", "internal_services", "rules", "overhead"}
+SECTION_KEYS = {"internal_environments", "internal_services", "rules", "overhead", "idle"}
 OVERHEAD_KEYS = {"enabled", "reasons"}
 SHARES_TOTAL_PERCENT = 100.0
 
@@ -80,6 +87,7 @@ class AllocationRules:
     internal_services: tuple[str, ...]
     rules: tuple[AllocationRule, ...]  # by priority, first applied first
     overhead_reasons: tuple[str, ...]  # empty: no overhead spreading
+    idle: str = IDLE_UNALLOCATED
 
     def driver_services(self) -> set[str]:
         """Services whose usage some customer-targeted rule needs."""
@@ -264,7 +272,14 @@ def parse_allocation_rules(section: Any, path: str) -> AllocationRules:
         internal_services=internal_services,
         rules=tuple(sorted(rules, key=lambda r: r.priority)),
         overhead_reasons=_parse_overhead(section.get("overhead"), path),
+        idle=_parse_idle(section.get("idle", IDLE_UNALLOCATED), path),
     )
+
+
+def _parse_idle(raw: Any, path: str) -> str:
+    if raw not in IDLE_MODES:
+        raise rules_error(path, "allocation.idle", f"is {raw!r}; use {' or '.join(IDLE_MODES)}")
+    return raw
 
 
 def check_rule_drivers(rules: AllocationRules, metrics: set[str], services: set[str]) -> None:

@@ -7,9 +7,10 @@ import datetime as dt
 import pandas as pd
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
 
-from cost_assets.ingestion import checks, queries, rejected
+from cost_assets.ingestion import checks, container_splits, queries, rejected
 from cost_assets.ingestion.hourly import hourly_costs_rows
 from cost_assets.ingestion.line_items import (
+    LINE_ITEM_COLUMNS,
     prepare_line_items,
     to_daily_costs,
     totals_by_day,
@@ -57,7 +58,8 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
     rules = load_rules()
     source = billing.get()
     result = source.fetch(first, last, rules)
-    items = prepare_line_items(result.line_items, rules)
+    line_items, split_metadata = _with_container_splits(context, result)
+    items = prepare_line_items(line_items, rules)
     items = items[(items["date"] >= first) & (items["date"] <= last)]
     rejected_rows = rejected.in_window(result.rejected_rows, first, last)
     # Raise before anything is written when unparseable rows hide an unknown cost or carry too much.
@@ -104,6 +106,7 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
             "preview": table(daily.sort_values("effective_cost", ascending=False), limit=10),
             **rejected.materialization_metadata(rejected_rows, result.rejected_rows, rejected_share),
             **result.metadata,
+            **split_metadata,
             **history_metadata,
         },
         check_results=[
@@ -116,6 +119,19 @@ def billing_costs(context: AssetExecutionContext, warehouse: Warehouse, billing:
         asset_key="hourly_costs",
         metadata={"row_count": len(hourly), "total_effective_cost": money(hourly["effective_cost"].sum())},
     )
+
+
+def _with_container_splits(context: AssetExecutionContext, result) -> tuple[pd.DataFrame, dict]:
+    """The source's line items plus the split cost allocation items that move each instance's cost
+    onto its pods (ingestion.container_splits); metadata and warnings say what moved."""
+    parents, pods = result.container_parts or container_splits.parts(result.line_items)
+    if pods.empty:
+        return result.line_items, {}
+    moved, report = container_splits.reclassification(parents, pods)
+    for warning in report.warnings():
+        context.log.warning(warning)
+    line_items = pd.concat([result.line_items[LINE_ITEM_COLUMNS], moved], ignore_index=True)
+    return line_items, report.metadata()
 
 
 def _days_before_partitions_metadata(context: AssetExecutionContext, held: tuple[dt.date, dt.date] | None) -> dict:

@@ -29,6 +29,8 @@ COMMENT = (
 CHARGE_CATEGORIES = {
     "Usage": "Usage", "DiscountedUsage": "Usage", "SavingsPlanCoveredUsage": "Usage",
     "SavingsPlanNegation": "Usage", "UnusedCommitment": "Usage",
+    # An EC2 instance's cost its pods did not use (ingestion/container_splits.py).
+    "UnusedCapacity": "Usage", "UnsplitInstanceCost": "Usage",
     "Purchase": "Purchase", "Fee": "Purchase", "RIFee": "Purchase", "SavingsPlanRecurringFee": "Purchase",
     "SavingsPlanUpfrontFee": "Purchase", "Recurring reservation fee": "Purchase", "Upfront reservation fee": "Purchase",
     "Tax": "Tax",

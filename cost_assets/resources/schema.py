@@ -43,7 +43,7 @@ def _cost_dimensions() -> list[Column]:
         Column("provider", String(64), primary_key=True, comment="Cloud provider, e.g. AWS"),
         Column("account_id", String(64), primary_key=True, comment="Billing sub-account (AWS linked account)"),
         Column("aws_service", String(256), primary_key=True, comment="Provider service as billed, e.g. Amazon Relational Database Service"),
-        Column("charge_category", String(64), primary_key=True, comment="Usage, Credit, Refund, Tax, Purchase, ... (Cost Explorer RECORD_TYPE / CUR line item type / FOCUS ChargeCategory, UnusedCommitment for FOCUS unused commitment)"),
+        Column("charge_category", String(64), primary_key=True, comment="Usage, Credit, Refund, Tax, Purchase, ... (Cost Explorer RECORD_TYPE / CUR line item type / FOCUS ChargeCategory, UnusedCommitment for FOCUS unused commitment; UnusedCapacity and UnsplitInstanceCost for unused container capacity)"),
         *_tag_columns(),
         Column("usage_unit", String(64), primary_key=True, comment="Unit of usage_quantity, e.g. Hrs, GB-Mo"),
     ]
@@ -140,7 +140,7 @@ unallocated_costs = Table(
     Column("date", Date, primary_key=True, comment="UTC day"),
     Column("service", String(128), primary_key=True, comment="Internal service"),
     Column("team", String(128), primary_key=True, comment="Owning team"),
-    Column("reason", String(32), primary_key=True, comment="untagged, unknown_customer, no_usage or internal"),
+    Column("reason", String(32), primary_key=True, comment="untagged, unknown_customer, no_usage, internal or idle (unused container capacity)"),
     Column("cost", Money, nullable=False, comment="Effective cost in USD that could not be placed on a customer"),
     comment="Effective cost that no rule placed on a customer, with the reason.",
 )

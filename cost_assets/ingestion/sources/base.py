@@ -41,6 +41,9 @@ class SourceResult:
       every day, as an API answers for each day it is asked. A day without
       rows that is not complete may only be late: it never replaces data
       (checks.late_days).
+    container_parts: (parents, pods) of split cost allocation data
+      (ingestion.container_splits PARENT_COLUMNS, POD_COLUMNS) collected while
+      reading; None: taken from line_items' optional split columns, if any.
     """
 
     line_items: pd.DataFrame
@@ -51,6 +54,7 @@ class SourceResult:
     hourly_days: list[dt.date] | None = None
     held_days: tuple[dt.date, dt.date] | None = None
     complete_days: set[dt.date] | None = None
+    container_parts: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
 
 class BillingSource(Protocol):

@@ -39,6 +39,8 @@ from cost_assets.ingestion.line_items import (
     out_of_range,
     too_wide,
 )
+from cost_assets.ingestion import container_splits
+from cost_assets.ingestion.container_splits import SPLIT_LINE_ITEM_COLUMNS, SPLIT_PARENT
 from cost_assets.ingestion.rejected import REJECTED_COLUMNS, UNDATED, empty_rejected
 from cost_assets.ingestion.sources import scan
 from cost_assets.ingestion.sources.base import SourceResult
@@ -218,6 +220,22 @@ class _Collected:
     rows_in_window: int = 0
     held_first: dt.date | None = None  # first and last UTC day the files hold, inside the window or not
     held_last: dt.date | None = None
+    split_parents: list[pd.DataFrame] = field(default_factory=list)  # container_splits.parts, per batch
+    split_pods: list[pd.DataFrame] = field(default_factory=list)
+
+    def add_split_parts(self, items: pd.DataFrame) -> None:
+        parents, pods = container_splits.parts(items)
+        if not parents.empty:
+            self.split_parents.append(parents)
+        if not pods.empty:
+            self.split_pods.append(pods)
+
+    def container_parts(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        if not self.split_pods:
+            return None
+        parents = (pd.concat(self.split_parents, ignore_index=True) if self.split_parents
+                   else container_splits.empty_parents())
+        return parents, pd.concat(self.split_pods, ignore_index=True)
 
     def add_fingerprint(self, uri: str, digest: int) -> None:
         """Fold one part's digest into the file's, in reading order (parts never cancel out)."""
@@ -302,6 +320,7 @@ class BillingFileSource:
             day_totals=totals,
             rejected_rows=rejected,
             held_days=(collected.held_first, collected.held_last) if collected.held_first else None,
+            container_parts=collected.container_parts(),
             complete_days={day for day in pd.date_range(first, last).date if day.replace(day=1) in final},
             metadata={
                 "source_uri": self.uri,
@@ -395,7 +414,8 @@ class BillingFileSource:
         window = (f"epoch_us(charge_period_start) >= {start.value // 1000} "
                   f"AND epoch_us(charge_period_start) < {end.value // 1000}")
         hourly = f"epoch_us(charge_period_end) - epoch_us(charge_period_start) <= {HOURLY.value // 1000}"
-        keys = [c for c in columns if c not in (*MEASURE_COLUMNS, "resource_id", LINE_ITEM_ID, LINE_ITEM_INTERVAL, "dirty")]
+        keys = [c for c in columns if c not in (*MEASURE_COLUMNS, "resource_id", LINE_ITEM_ID, LINE_ITEM_INTERVAL, "dirty",
+                                                *SPLIT_LINE_ITEM_COLUMNS)]
         times = ["charge_period_start", "charge_period_end", BILLING_PERIOD_START]
         # A key that is a dictionary column as read comes out as its code (no per-row string work),
         # a constant as itself; any other is the group's one value.
@@ -427,6 +447,8 @@ class BillingFileSource:
         collected.con.register(scan.BATCH, table)
         try:
             summed = scan.arrow_table(collected.con, query)
+            split_rows = (scan.arrow_table(collected.con, _split_query(columns, per_row, window)).to_pandas()
+                          if SPLIT_PARENT in columns else None)
         except duckdb.Error:  # e.g. a map with a repeated key: the pandas path reads it as before
             return None
         finally:
@@ -473,6 +495,8 @@ class BillingFileSource:
             totals["date"] = totals["date"].dt.date
             collected.totals.append(totals)
             collected.items.append(items)
+        if split_rows is not None and not split_rows.empty:
+            collected.add_split_parts(split_rows)
         return dirty
 
     def _collect_parsed(self, file: BillingFile, row_numbers: np.ndarray, batch: pa.Table, tags: pd.DataFrame,
@@ -518,6 +542,8 @@ class BillingFileSource:
             totals["date"] = totals["date"].dt.date
             collected.totals.append(totals)
             collected.items.append(compact(items))
+            if SPLIT_PARENT in parsed:
+                collected.add_split_parts(parsed.loc[good])
         if bad.any():
             rejected = rejected_rows(self.name, file, row_numbers, batch, parsed, bad, periods, start, end)
             if not rejected.empty:
@@ -600,6 +626,26 @@ def shared_line_items(hashes_by_file: dict[str, list[np.ndarray]]) -> list[str]:
     pairs = Counter(zip(owners[same].tolist(), owners[same + 1].tolist()))
     return [f"{files[a][0]} and {files[b][0]} share {count} line item(s) (identity_line_item_id and identity_time_interval)"
             for (a, b), count in sorted(pairs.items())]
+
+
+def _split_query(columns: dict[str, str], per_row: str, window: str) -> str:
+    """SQL over the batch: its clean rows in the window that split cost allocation data needs (pods,
+    and EC2 instance-hour rows: container_splits.parts picks them again), summed per day."""
+    keys = ["resource_id", *container_splits.PARENT_DIMENSIONS, *TAG_COLUMNS, SPLIT_PARENT]
+    units = ", ".join(scan.sql_text(u) for u in container_splits.INSTANCE_HOUR_UNITS)
+    instance = scan.sql_text(container_splits.INSTANCE_PREFIX + "%")
+    return f"""
+        WITH row AS (SELECT {per_row} FROM {scan.BATCH})
+        SELECT to_timestamp((epoch_us(charge_period_start) // 86400000000) * 86400) AS charge_period_start,
+               {', '.join(scan.ident(k) for k in keys)},
+               sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost,
+               bool_or(is_estimated) AS is_estimated,
+               {', '.join(f'sum({scan.ident(c)}) AS {scan.ident(c)}' for c in SPLIT_LINE_ITEM_COLUMNS[1:])}
+        FROM row
+        WHERE NOT dirty AND coalesce({window}, false)
+          AND ({scan.ident(SPLIT_PARENT)} IS NOT NULL
+               OR (resource_id LIKE {instance} AND lower(usage_unit) IN ({units})))
+        GROUP BY ALL"""
 
 
 def compact(items: pd.DataFrame) -> pd.DataFrame:

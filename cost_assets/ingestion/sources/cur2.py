@@ -31,6 +31,7 @@ from cost_assets.ingestion.sources.billing_files import (
     text,
     unparseable,
 )
+from cost_assets.ingestion.container_splits import SPLIT_COST, SPLIT_PARENT, SPLIT_UNUSED_COST
 from cost_assets.ingestion.sources.scan import amount_ok, ident, sql_text, typed_columns
 
 PROVIDER = "AWS"
@@ -57,8 +58,13 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = (
     "product_servicecode", "line_item_resource_id", "line_item_usage_amount", "pricing_unit",
     "bill_payer_account_id", "bill_billing_period_start_date", "bill_invoice_id", "resource_tags",
-    "identity_line_item_id", "identity_time_interval",
+    "identity_line_item_id", "identity_time_interval", *(
+        # split cost allocation data (docs/reference.md#container-split-cost)
+        "split_line_item_parent_resource_id", "split_line_item_split_cost", "split_line_item_unused_cost"),
 )
+# Line-item split columns -> the export's columns.
+SPLIT_SOURCE_COLUMNS = {SPLIT_PARENT: "split_line_item_parent_resource_id", SPLIT_COST: "split_line_item_split_cost",
+                        SPLIT_UNUSED_COST: "split_line_item_unused_cost"}
 
 
 def amortize(line_item_type: pd.Series, raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -96,7 +102,17 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         estimated = text(raw, "bill_invoice_id").isna()  # AWS leaves it blank until the month is invoiced
     else:
         estimated = pd.Series(False, index=raw.index)
+    parent = text(raw, SPLIT_SOURCE_COLUMNS[SPLIT_PARENT])
+    is_pod = parent.notna()
+    split_amounts, split_problems = {}, []
+    for column in (SPLIT_COST, SPLIT_UNUSED_COST):
+        source_column = SPLIT_SOURCE_COLUMNS[column]
+        amounts, problems = parse_amounts(raw_column(raw, source_column), source_column)
+        split_amounts[column] = amounts.where(is_pod, 0.0).fillna(0.0) if source_column in raw else 0.0
+        if source_column in raw:  # a pod row's split figures must be amounts; other rows leave them empty
+            split_problems.append(problems.where(is_pod & amounts.isna()))
     reasons = join_reasons(
+        *split_problems,
         unparseable(raw["line_item_usage_start_date"], start, "line_item_usage_start_date", "an ISO 8601 timestamp"),
         unparseable(raw["line_item_usage_end_date"], end, "line_item_usage_end_date", "an ISO 8601 timestamp"),
         unparseable(kind, kind, "line_item_line_item_type", "a type"),
@@ -129,6 +145,8 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         PERIOD_FINAL: ~estimated if has_invoice_column else False,
         LINE_ITEM_ID: text(raw, "identity_line_item_id"),
         LINE_ITEM_INTERVAL: text(raw, "identity_time_interval"),
+        SPLIT_PARENT: parent,
+        **split_amounts,
     }, index=raw.index)
 
 
@@ -154,7 +172,8 @@ class Cur2Source(BillingFileSource):
         return cur2_fast_columns(schema)
 
 
-NUMBER_COLUMNS = (UNBLENDED, *AMORTIZATION_COLUMNS, "line_item_usage_amount")
+NUMBER_COLUMNS = (UNBLENDED, *AMORTIZATION_COLUMNS, "line_item_usage_amount",
+                  SPLIT_SOURCE_COLUMNS[SPLIT_COST], SPLIT_SOURCE_COLUMNS[SPLIT_UNUSED_COST])
 TIMESTAMP_COLUMNS = ("line_item_usage_start_date", "line_item_usage_end_date", "bill_billing_period_start_date")
 
 
@@ -184,6 +203,15 @@ def cur2_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
     quantity = number("line_item_usage_amount") if "line_item_usage_amount" in types else "CAST(NULL AS DOUBLE)"
     has_invoice = "bill_invoice_id" in types
     estimated = f"({trimmed('bill_invoice_id')} IS NULL)" if has_invoice else "false"
+    parent = trimmed(SPLIT_SOURCE_COLUMNS[SPLIT_PARENT])
+
+    def split_amount(column: str) -> str:
+        source_column = SPLIT_SOURCE_COLUMNS[column]
+        return f"coalesce({number(source_column)}, 0.0)" if source_column in types else "0.0"
+
+    split_dirty = " OR ".join(
+        f"({parent} IS NOT NULL AND NOT {amount_ok(ident(SPLIT_SOURCE_COLUMNS[c]))})"
+        for c in (SPLIT_COST, SPLIT_UNUSED_COST) if SPLIT_SOURCE_COLUMNS[c] in types) or "false"
     return {
         "charge_period_start": "CAST(line_item_usage_start_date AS TIMESTAMPTZ)",
         "charge_period_end": "CAST(line_item_usage_end_date AS TIMESTAMPTZ)",
@@ -206,7 +234,11 @@ def cur2_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
         PERIOD_FINAL: f"NOT {estimated}" if has_invoice else "false",
         LINE_ITEM_ID: trimmed("identity_line_item_id"),
         LINE_ITEM_INTERVAL: trimmed("identity_time_interval"),
+        SPLIT_PARENT: parent,
+        SPLIT_COST: f"CASE WHEN {parent} IS NULL THEN 0.0 ELSE {split_amount(SPLIT_COST)} END",
+        SPLIT_UNUSED_COST: f"CASE WHEN {parent} IS NULL THEN 0.0 ELSE {split_amount(SPLIT_UNUSED_COST)} END",
         "dirty": (
+            f"{split_dirty} OR "
             f"line_item_usage_start_date IS NULL OR line_item_usage_end_date IS NULL OR {kind} IS NULL"
             f" OR NOT {amount_ok(ident(UNBLENDED))}"
             f" OR ({quantity} IS NOT NULL AND NOT isfinite({quantity}))"
