@@ -1,6 +1,7 @@
 """Property: whatever the bill, usage and customers, every micro-dollar of each
 day ends up allocated or unallocated, exactly once."""
 
+import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -8,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cost_assets.allocation.allocation import allocate, hop_rows, to_micros
-from cost_assets.allocation.rules import parse_allocation_rules
+from cost_assets.allocation.rules import IDLE, IDLE_MODES, IDLE_UNALLOCATED, parse_allocation_rules
+from cost_assets.ingestion.container_splits import UNSPLIT_INSTANCE_COST, UNUSED_CAPACITY
 
 DAYS = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(3)]
 CUSTOMERS = ["cust-1", "cust-2", "cust-3", "cust-4"]
@@ -121,6 +123,8 @@ staged_cost_rows = st.lists(
         "customer_id": st.sampled_from([*CUSTOMERS, "cust-099", "untagged", "untagged"]),
         "environment": st.sampled_from(["production", "production", "staging"]),
         "effective_cost": money,
+        # unused container capacity (ingestion/container_splits.py): idle, or the pods' by allocation.idle
+        "capacity": st.sampled_from(["", "", "", UNUSED_CAPACITY, UNSPLIT_INSTANCE_COST]),
     }),
     max_size=30,
 )
@@ -139,15 +143,16 @@ usage_rows = st.lists(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(staged_cost_rows, usage_rows, customer_rows)
-def test_metrics_and_stages_create_or_lose_no_micro_dollar(costs, usage, known):
-    costs = pd.DataFrame(costs, columns=["date", "team", "service", "customer_id", "environment", "effective_cost"])
+@given(staged_cost_rows, usage_rows, customer_rows, st.sampled_from(IDLE_MODES))
+def test_metrics_and_stages_create_or_lose_no_micro_dollar(costs, usage, known, idle):
+    costs = pd.DataFrame(costs, columns=["date", "team", "service", "customer_id", "environment", "effective_cost",
+                                         "capacity"])
     usage = pd.DataFrame(usage, columns=["date", "service", "customer_id", "metric", "quantity"])
     usage = usage.groupby(["date", "service", "customer_id", "metric"], as_index=False)["quantity"].sum()
     customers = pd.DataFrame([{"date": d, "id": c, "status": s} for d in DAYS for c, s in known],
                              columns=["date", "id", "status"])
 
-    result = allocate(costs, usage, customers, STAGED_RULES)
+    result = allocate(costs, usage, customers, dataclasses.replace(STAGED_RULES, idle=idle))
 
     def per_day(frame, column):
         return frame.assign(m=to_micros(frame[column])).groupby("date")["m"].sum().reindex(DAYS, fill_value=0)
@@ -156,6 +161,12 @@ def test_metrics_and_stages_create_or_lose_no_micro_dollar(costs, usage, known):
     allocated = per_day(result.allocated, "allocated_cost")
     assert (allocated + per_day(result.unallocated, "cost")).tolist() == bill.tolist()
     assert set(result.allocated["customer_id"]) <= {c for c, _ in known}
+    # Unused capacity outside staging is idle when the rules say so, and a split's gap always is.
+    production = (costs["environment"] != "staging") & (costs["service"] != "ci")  # internal wins
+    idle_rows = costs[production & ((costs["capacity"] == UNSPLIT_INSTANCE_COST)
+                                    | ((costs["capacity"] == UNUSED_CAPACITY) & (idle == IDLE_UNALLOCATED)))]
+    idle_cost = result.unallocated[result.unallocated["reason"] == IDLE]
+    assert per_day(idle_cost, "cost").tolist() == per_day(idle_rows, "effective_cost").tolist()
 
     # The customer hops are customer_cost_allocation, origin by origin.
     hops = hop_rows(result.hops, staged_only=False)
