@@ -12,6 +12,11 @@ The company: 2,000 customers (2% churned) and 20 services:
 - 3 services with dedicated, customer-tagged resources (500 customers have one);
 - 2 internal services (ci, observability) and 1 service no rule covers;
 plus staging copies (internal), untagged spend and a tag naming an unknown customer.
+Beyond requests: `shared-db` is split by query time (usage_metrics `db_time_ms`),
+and an EKS cluster (CUR 2.0 split cost data, as ingestion leaves it in daily_costs:
+docs/reference.md#container-split-cost) runs a namespace per customer for 1,000
+customers: each pod's split cost on its customer's tag, its unused capacity as
+UnusedCapacity (`idle: unallocated`: reason idle), the system pods untagged.
 
 Everything lives in a throw-away schema of the given database, dropped at the end.
 The set-based allocation runs for every day as one Dagster run. The row-by-row
@@ -56,6 +61,8 @@ INTERNAL = ["ci", "observability"]
 UNRULED = ["notifications"]
 SERVICES = SELF_DRIVEN + API_DRIVEN + EVEN + FIXED + DEDICATED + INTERNAL + UNRULED
 METERED = SELF_DRIVEN + ["api"]
+QUERY_TIME = "shared-db"  # split by usage_metrics db_time_ms, not requests
+EKS_CUSTOMERS = 1000  # tenants with a namespace (pods) on the cluster
 RESOURCES = [("Amazon Elastic Compute Cloud - Compute", "Hrs", 1.0), ("Amazon Simple Storage Service", "GB-Mo", 0.35)]
 PARTNERS = 10
 DEDICATED_CUSTOMERS = 500
@@ -73,12 +80,16 @@ def rules(partners: list[str]) -> dict:
             "internal_services": INTERNAL,
             "rules": [
                 {"name": "dedicated", "method": "direct", "priority": 10},
-                {"name": "shared", "method": "usage_proportional", "priority": 20, "services": SELF_DRIVEN, "driver": "self"},
+                {"name": "database", "method": "usage_proportional", "priority": 15, "services": [QUERY_TIME],
+                 "driver": {"service": QUERY_TIME, "metric": "db_time_ms"}},
+                {"name": "shared", "method": "usage_proportional", "priority": 20,
+                 "services": [s for s in SELF_DRIVEN if s != QUERY_TIME], "driver": "self"},
                 {"name": "compute", "method": "usage_proportional", "priority": 30, "services": API_DRIVEN, "driver": "api"},
                 {"name": "platform", "method": "even", "priority": 40, "services": EVEN},
                 {"name": "partners", "method": "fixed", "priority": 50, "services": FIXED, "shares": shares},
             ],
             "overhead": {"enabled": True, "reasons": ["untagged", "no_usage"]},
+            "idle": "unallocated",
         }
     }
 
@@ -106,6 +117,35 @@ def generate(conn, first: dt.date, last: dt.date, customers: int) -> dict[str, i
         FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') d,
              generate_series(1, {customers}) c, (VALUES {services}) AS s(name, scale)
         WHERE c % 50 <> 0
+    """), params)
+
+    conn.execute(text(f"""
+        INSERT INTO usage_metrics (date, service, customer_id, metric, quantity)
+        SELECT d::date, '{QUERY_TIME}', {customer}, 'db_time_ms', 1 + abs(hashtext('q' || c::text || d::date::text)) % 5000
+        FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') d,
+             generate_series(1, {customers}) c
+        WHERE c % 50 <> 0
+    """), params)
+    # The EKS cluster's nodes, as split cost data leaves them: per tenant pod its split cost (charge
+    # category of the node, here SavingsPlanCoveredUsage) and its unused capacity; system pods untagged.
+    conn.execute(text(f"""
+        INSERT INTO daily_costs (date, provider, account_id, aws_service, charge_category, team, service, customer_id,
+                                 environment, usage_unit, billed_cost, effective_cost, usage_quantity, is_estimated, source)
+        SELECT d::date, 'AWS', '111111111111', 'Amazon Elastic Compute Cloud - Compute', k.category, 'team-1', 'web',
+               {customer}, 'production', 'Hrs', k.share * (2 + c % 9), k.share * (2 + c % 9), 0, false, 'bench'
+        FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') d,
+             generate_series(1, {min(EKS_CUSTOMERS, customers)}) c,
+             (VALUES ('SavingsPlanCoveredUsage', 0.85), ('UnusedCapacity', 0.15)) AS k(category, share)
+        WHERE c % 50 <> 0
+    """), params)
+    conn.execute(text("""
+        INSERT INTO daily_costs (date, provider, account_id, aws_service, charge_category, team, service, customer_id,
+                                 environment, usage_unit, billed_cost, effective_cost, usage_quantity, is_estimated, source)
+        SELECT d::date, 'AWS', '111111111111', 'Amazon Elastic Compute Cloud - Compute', k.category, 'platform',
+               'eks-system', 'untagged', 'production', 'Hrs', k.cost, k.cost, 0, false, 'bench'
+        FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') d,
+             (VALUES ('SavingsPlanCoveredUsage', 120.0), ('UnusedCapacity', 40.0), ('UnsplitInstanceCost', 0.37))
+                 AS k(category, cost)
     """), params)
 
     lines = []  # service, team, customer_id, environment, aws_service, usage_unit, daily cost
@@ -137,7 +177,7 @@ def generate(conn, first: dt.date, last: dt.date, customers: int) -> dict[str, i
     """), params)
     conn.execute(text("ANALYZE"))
     counts = {}
-    for table in ["daily_costs", "service_metrics", "customer_snapshots"]:
+    for table in ["daily_costs", "service_metrics", "usage_metrics", "customer_snapshots"]:
         counts[table] = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
     return counts
 
@@ -167,7 +207,16 @@ def row_by_row_day(conn, day: dt.date, partners: list[str]) -> int:
     inserts = 0
     for service, resource, cost in resources:
         cost = float(cost)
-        if service in SELF_DRIVEN or service in API_DRIVEN:
+        if service == QUERY_TIME:  # the same usage query, on the query-time metric
+            usage = conn.execute(text(
+                "SELECT customer_id, SUM(quantity) AS quantity FROM usage_metrics "
+                "WHERE service = :service AND metric = 'db_time_ms' AND date = :day GROUP BY customer_id"),
+                {"day": day, "service": service}).fetchall()
+            usage = [(c, float(n)) for c, n in usage]
+            total = sum(n for _, n in usage)
+            shares = [(c, n / total) for c, n in usage]
+            method = "usage_proportional"
+        elif service in SELF_DRIVEN or service in API_DRIVEN:
             driver = service if service in SELF_DRIVEN else "api"
             usage = conn.execute(text(
                 "SELECT customer_id, SUM(request_count) AS requests FROM service_metrics "
@@ -193,6 +242,7 @@ def row_by_row_day(conn, day: dt.date, partners: list[str]) -> int:
         "INSERT INTO naive_customer_cost_allocation "
         "SELECT date, customer_id, service, aws_service, 'direct', effective_cost, 1.0 FROM daily_costs "
         "WHERE date = :day AND environment = 'production' AND customer_id <> 'untagged' "
+        "AND charge_category <> 'UnusedCapacity' "  # idle: unallocated
         "ON CONFLICT (date, customer_id, service, resource, allocation_method) DO UPDATE SET "
         "allocated_cost = EXCLUDED.allocated_cost"), {"day": day})
     return inserts + direct.rowcount
@@ -319,6 +369,8 @@ def report(args, f: dict) -> None:
         f"Company: {args.customers:,} customers x 20 services x {args.days} days: 12 services split over customers "
         "(6 by their own requests, 3 by the api's, 3 evenly; 2 resources each), 2 by fixed shares, 3 with "
         "dedicated customer resources, 2 internal, 1 without a rule; staging, untagged and unknown-customer spend. "
+        f"`shared-db` is split by query time (usage_metrics), and an EKS cluster's pods (split cost data) place node "
+        f"cost on {min(EKS_CUSTOMERS, args.customers):,} customers' namespaces, their unused capacity idle. "
         f"Inputs: {', '.join(f'{k} {v:,} rows' for k, v in f['inputs'].items())} (the year plus the 59 days before it).",
         "",
         "The row-by-row algorithm is the original design's `attributeCustomerCosts`: per shared resource and day a "
@@ -349,7 +401,8 @@ def report(args, f: dict) -> None:
         f"{original['year_s'] / f['postgres_insert_floor_s']:.0f}x the original here "
         f"({strict['year_s'] / f['postgres_insert_floor_s']:.0f}x the daily-transaction variant). The set-based run "
         f"takes {f['set_based_s'] / f['postgres_insert_floor_s']:.1f}x that floor: it also reads "
-        f"{f['inputs']['service_metrics'] / 1e6:.1f}M request counts, "
+        f"{f['inputs']['service_metrics'] / 1e6:.1f}M request counts and "
+        f"{f['inputs']['usage_metrics'] / 1e6:.1f}M query-time rows, "
         f"writes unallocated and overhead rows, checks conservation, and Dagster records {args.days} partitions "
         "x 3 assets.",
         f"- Both place the same dollars on the sampled days (largest daily difference ${f['same_dollars']:.4f}, "
