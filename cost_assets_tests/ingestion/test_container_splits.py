@@ -100,6 +100,10 @@ def export(rows_per_hour=None, garbled: str | None = None) -> list[dict]:
                          "split_line_item_unused_cost": unused})
     rows.append(cur_row(DAY, "Usage", 7.0, product="AmazonS3", resource="bucket", unit="GB-Mo",
                         tags={"team": "data", "service": "storage", "environment": "production"}))
+    # A Fargate task has no parent instance: its own row's cost is its cost, counted once.
+    rows.append({**cur_row(DAY, "Usage", 0.8, product="AmazonECS", resource="arn:aws:ecs:task/fargate-1",
+                           unit="vCPU-Hours", tags={"customer": "c2", "service": "jobs", "environment": "production"}),
+                 "split_line_item_split_cost": 0.8, "split_line_item_unused_cost": 0.0})
     for row in rows:
         for column in ("split_line_item_parent_resource_id", "split_line_item_split_cost", "split_line_item_unused_cost"):
             row.setdefault(column, None)
@@ -122,7 +126,7 @@ def test_a_cur2_export_moves_the_node_onto_its_pods(tmp_path, monkeypatch, fmt):
            if round(float(r.cost), 6) != 0}
     assert got == {("c1", "web", "Usage"): 12.0, ("c2", "web", "Usage"): 7.2,
                    ("c1", "web", UNUSED_CAPACITY): 2.4, ("c2", "web", UNUSED_CAPACITY): 2.4,
-                   ("untagged", "storage", "Usage"): 7.0}
+                   ("untagged", "storage", "Usage"): 7.0, ("c2", "jobs", "Usage"): 0.8}
     hourly = warehouse.read("SELECT SUM(effective_cost) AS cost FROM hourly_costs WHERE service = 'eks'")
     assert round(float(hourly["cost"].iloc[0]), 6) == 24.0  # hourly_costs keeps the node as billed
 
@@ -142,5 +146,5 @@ def test_a_garbled_split_cost_is_a_rejected_row_and_its_share_stays_idle(tmp_pat
                              f"WHERE charge_category = '{UNSPLIT_INSTANCE_COST}'")
     assert round(float(unsplit["cost"].iloc[0]), 6) == 0.4  # the rejected pod-hour's split and unused cost
     total = warehouse.read("SELECT SUM(effective_cost) AS cost FROM daily_costs")
-    assert round(float(total["cost"].iloc[0]), 6) == 31.0  # the bill, unchanged
+    assert round(float(total["cost"].iloc[0]), 6) == 31.8  # the bill, unchanged
     assert result.asset_materializations_for_node("billing_costs")[0].metadata["container_unsplit_cost"].value == 0.4
