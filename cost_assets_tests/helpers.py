@@ -87,3 +87,26 @@ def fresh_processes(test_module: str):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["cost_assets.definitions", "cost_assets.api.app", test_module])
     return context
+
+
+def product_database(path, customers: list[tuple], requests: list[tuple], usage: list[tuple] = ()) -> str:
+    """A product database (SQLite file at `path`) as a company keeps it: customers (id, name, mrr, status),
+    service_metrics (date, service, customer_id, request_count) and usage_metrics (date, service,
+    customer_id or None for the service's own usage, metric, quantity). Returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{path}"
+    with create_engine(url).begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, mrr NUMERIC, status TEXT)"))
+        conn.execute(text("CREATE TABLE service_metrics (date DATE, service TEXT, customer_id TEXT, request_count BIGINT)"))
+        conn.execute(text("CREATE TABLE usage_metrics (date DATE, service TEXT, customer_id TEXT NULL, metric TEXT, "
+                          "quantity NUMERIC)"))
+        for row in customers:
+            conn.execute(text("INSERT INTO customers VALUES (:i, :n, :m, :s)"), dict(zip("inms", row)))
+        for day, service, customer, count in requests:
+            conn.execute(text("INSERT INTO service_metrics VALUES (:d, :s, :c, :n)"),
+                         {"d": day.isoformat(), "s": service, "c": customer, "n": count})
+        for day, service, customer, metric, quantity in usage:
+            conn.execute(text("INSERT INTO usage_metrics VALUES (:d, :s, :c, :m, :q)"),
+                         {"d": day.isoformat(), "s": service, "c": customer, "m": metric, "q": quantity})
+    return url

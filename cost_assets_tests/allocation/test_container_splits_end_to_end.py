@@ -8,14 +8,13 @@ import datetime as dt
 import pandas as pd
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
 from cost_assets.allocation.assets import CONSERVATION_CHECK, cost_allocation
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
 from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.ingestion.container_splits import UNSPLIT_INSTANCE_COST, UNUSED_CAPACITY
 from cost_assets.resources.product_db import ProductDatabase
-from cost_assets_tests.helpers import materialize_days
+from cost_assets_tests.helpers import materialize_days, product_database
 from cost_assets_tests.ingestion.billing_files import cur_path, cur_row, write_cur
 
 DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(30)]
@@ -84,22 +83,12 @@ def export_rows() -> list[dict]:
 def company(tmp_path, monkeypatch, idle: str) -> dict:
     root = tmp_path / "cur"
     write_cur(cur_path(root, "2026-09"), export_rows())
-    app_db = f"sqlite:///{tmp_path / 'app.db'}"
-    with create_engine(app_db).begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, mrr NUMERIC, status TEXT)"))
-        conn.execute(text("CREATE TABLE service_metrics (date DATE, service TEXT, customer_id TEXT, request_count BIGINT)"))
-        conn.execute(text("CREATE TABLE usage_metrics (date DATE, service TEXT, customer_id TEXT NULL, metric TEXT, "
-                          "quantity NUMERIC)"))
-        conn.execute(text("INSERT INTO customers VALUES ('c1', 'Acme', 3000, 'active'), ('c2', 'Globex', 4000, 'active')"))
-        for day in DAYS:
-            for service, customer, requests in [("web", "c1", 60), ("web", "c2", 40)]:
-                conn.execute(text("INSERT INTO service_metrics VALUES (:d, :s, :c, :n)"),
-                             {"d": day.isoformat(), "s": service, "c": customer, "n": requests})
-            for service, customer, metric, quantity in [("shared-db", "c1", "db_time_ms", 1000),
-                                                        ("shared-db", "c2", "db_time_ms", 3000),
-                                                        ("web", None, "log_gb", 8), ("shared-db", None, "log_gb", 2)]:
-                conn.execute(text("INSERT INTO usage_metrics VALUES (:d, :s, :c, :m, :q)"),
-                             {"d": day.isoformat(), "s": service, "c": customer, "m": metric, "q": quantity})
+    app_db = product_database(
+        tmp_path / "app.db", [("c1", "Acme", 3000, "active"), ("c2", "Globex", 4000, "active")],
+        [(day, "web", customer, n) for day in DAYS for customer, n in [("c1", 60), ("c2", 40)]],
+        [(day, *row) for day in DAYS for row in [("shared-db", "c1", "db_time_ms", 1000),
+                                                 ("shared-db", "c2", "db_time_ms", 3000),
+                                                 ("web", None, "log_gb", 8), ("shared-db", None, "log_gb", 2)]])
     write_rules(tmp_path, idle)
     monkeypatch.setenv("COST_SOURCE", "cur2")
     monkeypatch.setenv("COST_SOURCE_URI", str(root))

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from cost_assets.allocation.allocation import InvalidUsageMetric
 from cost_assets.allocation.assets import CONSERVATION_CHECK, cost_allocation
@@ -16,7 +15,7 @@ from cost_assets.api.app import create_app
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
 from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.resources.product_db import ProductDatabase
-from cost_assets_tests.helpers import failure_message, materialize_days
+from cost_assets_tests.helpers import failure_message, materialize_days, product_database
 from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
 
 DAYS = [dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2026, 4, 3)]
@@ -73,21 +72,10 @@ def company(tmp_path, monkeypatch, rows=usage) -> dict:
         for n, (service, team, environment, customer, cost) in enumerate(bill(i)):
             tags = {"service": service, "team": team, "environment": environment, **({"customer": customer} if customer else {})}
             focus.append(focus_row(day, cost, cost, tags=tags, resource=f"{service}-{n}"))
-    app_db = f"sqlite:///{tmp_path / 'app.db'}"
-    with create_engine(app_db).begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, mrr NUMERIC, status TEXT)"))
-        conn.execute(text("CREATE TABLE service_metrics (date DATE, service TEXT, customer_id TEXT, request_count BIGINT)"))
-        conn.execute(text("CREATE TABLE usage_metrics (date DATE, service TEXT, customer_id TEXT NULL, metric TEXT, "
-                          "quantity NUMERIC)"))
-        conn.execute(text("INSERT INTO customers VALUES ('c1', 'One', 500, 'active'), ('c2', 'Two', 300, 'active'), "
-                          "('c3', 'Three', 200, 'active')"))
-        for i, day in enumerate(DAYS):
-            for service, customer, requests in REQUESTS:
-                conn.execute(text("INSERT INTO service_metrics VALUES (:d, :s, :c, :n)"),
-                             {"d": day.isoformat(), "s": service, "c": customer, "n": requests})
-            for service, customer, metric, quantity in rows(i):
-                conn.execute(text("INSERT INTO usage_metrics VALUES (:d, :s, :c, :m, :q)"),
-                             {"d": day.isoformat(), "s": service, "c": customer, "m": metric, "q": quantity})
+    app_db = product_database(
+        tmp_path / "app.db", [("c1", "One", 500, "active"), ("c2", "Two", 300, "active"), ("c3", "Three", 200, "active")],
+        [(day, *row) for day in DAYS for row in REQUESTS],
+        [(day, *row) for i, day in enumerate(DAYS) for row in rows(i)])
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump(RULES))
     monkeypatch.setenv("COST_SOURCE", "focus")
