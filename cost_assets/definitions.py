@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions, EnvVar
 
-from cost_assets.allocation.assets import cost_allocation
+from cost_assets.allocation.assets import cost_allocation, focus_allocated_costs
 from cost_assets.analytics.assets import as_of_reports, team_daily_costs
 from cost_assets.anomalies.alerts import AlertWebhook
 from cost_assets.anomalies.assets import cost_anomalies, cost_anomalies_by_dimension
@@ -48,6 +48,7 @@ defs = Definitions(
         service_metrics,
         usage_metrics,
         cost_allocation,
+        focus_allocated_costs,
         as_of_reports,
         cost_anomalies,
         cost_anomalies_by_dimension,

@@ -184,7 +184,7 @@ def _empty_shares(pools: pd.DataFrame) -> pd.DataFrame:
 IDLE_CLAIM = -3
 
 
-def _claims(costs: pd.DataFrame, rules: AllocationRules) -> np.ndarray:
+def rule_claims(costs: pd.DataFrame, rules: AllocationRules) -> np.ndarray:
     """Per cost row: index of the rule that places it, -1 for none, -2 for internal cost,
     IDLE_CLAIM for unused container capacity that stays unallocated (rules' `idle`)."""
     claim = np.full(len(costs), -1)
@@ -336,7 +336,7 @@ def allocate(costs: pd.DataFrame, metrics: pd.DataFrame, customers: pd.DataFrame
 
     costs: date, team, service, customer_id, environment, effective_cost (tags
     normalized as in daily_costs), and optionally capacity (the charge category of
-    unused container capacity, else '': see _claims). metrics: date, service, customer_id, metric,
+    unused container capacity, else '': see rule_claims). metrics: date, service, customer_id, metric,
     quantity (usage_metrics; customer_id '' for a service's own usage), or
     service_metrics' date, service, customer_id, request_count. customers:
     date, id, status: the customers in effect on each cost day (see
@@ -352,7 +352,7 @@ def allocate(costs: pd.DataFrame, metrics: pd.DataFrame, customers: pd.DataFrame
     costs, metrics, customers = _encoded(costs.reset_index(drop=True), metrics, customers, rules)
     costs = costs.assign(micros=to_micros(costs["effective_cost"]), origin_service=costs["service"])
     bill = costs.groupby("date", observed=True)["micros"].sum()
-    claim = _claims(costs, rules)
+    claim = rule_claims(costs, rules)
 
     allocated: list[pd.DataFrame] = []
     hops = _HopRecorder()
@@ -385,7 +385,7 @@ def allocate(costs: pd.DataFrame, metrics: pd.DataFrame, customers: pd.DataFrame
                 "environment": pd.Series(RECEIVED_ENVIRONMENT, index=shares.index),
                 "micros": shares["micros"], "origin_service": shares["origin_service"],
             })
-            received_claim = _claims(received, rules)
+            received_claim = rule_claims(received, rules)
             done = sorted(set(received_claim.tolist()) & split_already)
             if done:  # service_stage_order puts senders first: only a loop comes back
                 raise AllocationCycle(f"allocation rule {rule.name!r} sends cost back to a service that rule "

@@ -1,5 +1,6 @@
 """Allocation assets: customer_cost_allocation, unallocated_costs,
-customer_overhead_allocation and allocation_hops, per UTC day, with the blocking conservation check."""
+customer_overhead_allocation and allocation_hops, per UTC day, with the blocking conservation check;
+focus_allocated_costs after them."""
 
 import datetime as dt
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -7,7 +8,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
+from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
 
 from cost_assets.allocation import queries
 from cost_assets.allocation.allocation import (
@@ -20,6 +21,7 @@ from cost_assets.allocation.allocation import (
     drivers_without_metrics,
     hop_rows,
 )
+from cost_assets.allocation.focus_allocated import focus_allocated_rows, origin_charges
 from cost_assets.allocation.rules import (
     NO_USAGE,
     REQUESTS,
@@ -28,8 +30,9 @@ from cost_assets.allocation.rules import (
     load_allocation_rules,
 )
 from cost_assets.ingestion.checks import RECONCILIATION_TOLERANCE_USD
+from cost_assets.ingestion.focus_export import focus_costs_rows, to_export
 from cost_assets.metadata import money, table
-from cost_assets.partitions import chunk_failure, daily_partitions, run_chunks, backfill_policy, window_days
+from cost_assets.partitions import backfill_policy, chunk_failure, commit_in_chunks, daily_partitions, run_chunks, window_days
 from cost_assets.resources import schema
 from cost_assets.resources.warehouse import Warehouse
 
@@ -230,3 +233,29 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
         asset_key="allocation_hops",
         metadata={"row_count": summary.rows["hops"], "stages": summary.stages},
     )
+
+
+@asset(group_name=GROUP, kinds={"sql"}, partitions_def=daily_partitions, backfill_policy=backfill_policy,
+       deps=["daily_costs", "customer_snapshots", "customer_cost_allocation", "allocation_hops", "unallocated_costs"],
+       description="focus_costs charges split onto the customers the allocation placed them on, with the FOCUS 1.3 "
+                   "allocation columns (focus_export --allocated).")
+def focus_allocated_costs(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    first, last = window_days(context.partition_time_window)
+    rules = load_allocation_rules()
+
+    def write_chunk(conn, start: dt.date, end: dt.date) -> pd.DataFrame:
+        origin = origin_charges(to_export(focus_costs_rows(conn, start, end)), rules)
+        allocated, hops, unallocated = queries.allocation_results(conn, start, end)
+        days = sorted(set(allocated["date"]))
+        names = customers_by_day(queries.snapshots_for(conn, start, end), days) if days else pd.DataFrame(
+            {"date": [], "id": [], "name": []})
+        rows = focus_allocated_rows(origin, allocated, hops, unallocated, names, rules)
+        warehouse.replace_window(conn, schema.focus_allocated_costs, start, end, rows)
+        return rows.groupby(rows["x_CustomerId"].isna())["EffectiveCost"].sum().rename({True: "unallocated", False: "allocated"})
+
+    totals = pd.concat(commit_in_chunks(warehouse, first, last, write_chunk, context.log, "focus_allocated_costs"), axis=1)
+    by_kind = totals.sum(axis=1) if not totals.empty else pd.Series(dtype=float)
+    return MaterializeResult(metadata={
+        "allocated_effective_cost": money(by_kind.get("allocated", 0.0)),
+        "unallocated_effective_cost": money(by_kind.get("unallocated", 0.0)),
+    })

@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Connection, case, func, literal, select
 
 from cost_assets.resources.schema import (
+    allocation_hops,
     customer_cost_allocation,
     customer_snapshots,
     daily_costs,
@@ -95,3 +96,11 @@ def conservation_totals(conn: Connection, first: dt.date, last: dt.date) -> pd.D
     unallocated = _per_day(conn, unallocated_costs, unallocated_costs.c.cost, "unallocated", first, last)
     totals = effective.merge(allocated, on="date", how="outer").merge(unallocated, on="date", how="outer")
     return totals.fillna(0.0).sort_values("date").reset_index(drop=True)
+
+
+def allocation_results(conn: Connection, first: dt.date, last: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(customer_cost_allocation, allocation_hops, unallocated_costs) rows of first..last, as written."""
+    frames = []
+    for table in (customer_cost_allocation, allocation_hops, unallocated_costs):
+        frames.append(_dates(read_frame(conn, select(table).where(table.c.date.between(first, last)))))
+    return frames[0], frames[1], frames[2]

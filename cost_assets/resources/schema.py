@@ -351,3 +351,56 @@ cost_forecasts = Table(
     Column("forecast_margin_pct", Float, nullable=True, comment="Customers: (mrr - forecast) / mrr * 100; null without a positive MRR"),
     comment="Month-end cost forecasts with an 80% interval, per as-of day, for the company, each service and each customer.",
 )
+
+# focus_allocated_costs (docs/reference.md#focus_allocated_costs): the focus_costs view's columns by name.
+FOCUS_TIME_COLUMNS = ["BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"]
+FOCUS_COST_COLUMNS = ["BilledCost", "ContractedCost", "EffectiveCost", "ListCost"]
+FOCUS_QUANTITY_COLUMNS = ["ConsumedQuantity", "ContractedUnitPrice", "ListUnitPrice", "PricingQuantity"]
+FOCUS_BASE_COLUMNS = [
+    "AvailabilityZone", "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
+    "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd",
+    "ChargePeriodStart", "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+    "CommitmentDiscountStatus", "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedCost",
+    "ContractedUnitPrice", "EffectiveCost", "InvoiceId", "InvoiceIssuerName", "ListCost", "ListUnitPrice",
+    "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName",
+    "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory", "SkuId",
+    "SkuPriceId", "SubAccountId", "SubAccountName", "Tags", "x_ChargeCategory", "x_Team", "x_Service", "x_CustomerId",
+    "x_Environment", "x_IsEstimated", "x_Source",
+]
+FOCUS_ALLOCATION_COLUMNS = ["AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName",
+                            "AllocatedTags", "x_UnallocatedReason", "x_OriginChargeId"]
+_FOCUS_COMMENTS = {
+    "x_CustomerId": "Customer the share is allocated to (null for the unallocated part); the origin charge's customer tag is in Tags",
+    "x_IsEstimated": "True while the provider still marks the origin charge's day as estimated",
+    "AllocatedMethodId": "FOCUS 1.3: the allocation rule that split the origin charge (a `targets: services` rule for staged dollars); null when no part of it reached a customer",
+    "AllocatedMethodDetails": 'FOCUS 1.3: JSON {"Elements": [{"AllocatedRatio", "UsageUnit" (driver metric), "UsageQuantity" (driver quantity), x_ keys}]}, one element per path; null when no part reached a customer',
+    "AllocatedResourceId": "FOCUS 1.3: customer id the share is allocated to; null for the unallocated part",
+    "AllocatedResourceName": "FOCUS 1.3: customer name (customer_snapshots) the share is allocated to; null for the unallocated part",
+    "AllocatedTags": 'FOCUS 1.3: JSON {"allocation/customer": id} of the customer; null for the unallocated part',
+    "x_UnallocatedReason": "Reason the part stayed unallocated (internal, untagged, unknown_customer, no_usage, unplaced_after_hop); null on customer rows",
+    "x_OriginChargeId": "Identifier of the origin charge (a focus_costs row): the rows of one id add up to it",
+}
+
+
+def _focus_column(name: str) -> Column:
+    if name in FOCUS_COST_COLUMNS:
+        return Column(name, Money, nullable=False, comment=f"Share in USD of the origin charge's {name} (the shares of an origin charge add up to it exactly)")
+    if name in FOCUS_QUANTITY_COLUMNS:
+        return Column(name, Float, nullable=True, comment=f"FOCUS {name} of the origin charge (focus_costs)")
+    if name in FOCUS_TIME_COLUMNS:
+        return Column(name, String(20), nullable=False, comment=f"FOCUS {name} of the origin charge, ISO 8601 UTC text")
+    if name == "x_IsEstimated":
+        return Column(name, Boolean, nullable=False, comment=_FOCUS_COMMENTS[name])
+    if name == "x_OriginChargeId":
+        return Column(name, String(32), nullable=False, comment=_FOCUS_COMMENTS[name])
+    return Column(name, Text, nullable=True, comment=_FOCUS_COMMENTS.get(name, f"FOCUS {name} of the origin charge (focus_costs)"))
+
+
+focus_allocated_costs = Table(
+    "focus_allocated_costs",
+    metadata,
+    Column("date", Date, nullable=False, index=True, comment="UTC day of the origin charge"),
+    *(_focus_column(name) for name in [*FOCUS_BASE_COLUMNS, *FOCUS_ALLOCATION_COLUMNS]),
+    comment="focus_costs rows (origin charges) split onto the customers the allocation placed them on, one row per "
+            "origin charge and customer plus one for the unallocated part, with the FOCUS 1.3 allocation columns.",
+)

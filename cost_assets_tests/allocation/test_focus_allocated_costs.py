@@ -1,0 +1,167 @@
+"""focus_allocated_costs and `focus_export --allocated`: a company built here (a direct customer tag, an
+unknown one, usage-proportional splits, a `targets: services` rule, a split by cost, an internal
+environment); every origin charge's rows add up to it exactly, customers and methods are the
+allocation's, and the export's base columns pass focus-validator 2.2.1."""
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from cost_assets.allocation.allocation import to_micros
+from cost_assets.allocation.assets import cost_allocation, focus_allocated_costs
+from cost_assets.allocation.focus_allocated import origin_charges
+from cost_assets.allocation.rules import load_allocation_rules
+from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
+from cost_assets.ingestion.billing_source import BillingSourceResource
+from cost_assets.ingestion.focus_export import export_focus_costs, read_focus_allocated_costs, read_focus_costs, to_export
+from cost_assets.resources.product_db import ProductDatabase
+from cost_assets.resources.schema import FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS
+from cost_assets_tests.allocation.test_staged_allocation_end_to_end import REQUESTS, RULES, usage
+from cost_assets_tests.helpers import materialize_days
+from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
+from cost_assets_tests.ingestion.focus_validator import assert_conforms, focus_validator, validate  # noqa: F401
+
+DAYS = [dt.date(2026, 4, 1), dt.date(2026, 4, 2)]
+
+
+def bill(i: int) -> list[tuple]:
+    """Day i's (service, team, environment, customer tag, billed, effective, provider service)."""
+    obs = 45.0 + 3 * i
+    return [("observability", "platform", "production", None, obs, obs, "Log Analytics"),
+            ("shared-db", "data", "production", None, 120.0 + 10 * i, 120.0 + 10 * i, "Azure SQL Database"),
+            ("shared-db", "data", "production", None, 9.0, 7.25, "Storage"),  # a second charge of the same pool
+            ("api", "core", "production", None, 90.0, 90.0, "Virtual Machines"),
+            ("worker", "core", "production", None, 30.0, 30.0, "Virtual Machines"),
+            ("api", "core", "production", "c3", 12.0, 12.0, "Virtual Machines"),
+            ("api", "core", "production", "c9", 4.0, 4.0, "Virtual Machines"),  # no such customer
+            ("ci", "platform", "production", None, 9.0, 9.0, "Virtual Machines"),
+            ("api", "core", "staging", None, 5.0, 5.0, "Virtual Machines")]
+
+
+def company(tmp_path, monkeypatch) -> dict:
+    focus = []
+    for i, day in enumerate(DAYS):
+        for n, (service, team, environment, customer, billed, effective, provider_service) in enumerate(bill(i)):
+            tags = {"service": service, "team": team, "environment": environment, **({"customer": customer} if customer else {})}
+            focus.append(focus_row(day, billed, effective, tags=tags, resource=f"{service}-{n}", service=provider_service))
+    app_db = f"sqlite:///{tmp_path / 'app.db'}"
+    with create_engine(app_db).begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, mrr NUMERIC, status TEXT)"))
+        conn.execute(text("CREATE TABLE service_metrics (date DATE, service TEXT, customer_id TEXT, request_count BIGINT)"))
+        conn.execute(text("CREATE TABLE usage_metrics (date DATE, service TEXT, customer_id TEXT NULL, metric TEXT, "
+                          "quantity NUMERIC)"))
+        conn.execute(text("INSERT INTO customers VALUES ('c1', 'One', 500, 'active'), ('c2', 'Two', 300, 'active'), "
+                          "('c3', 'Three', 200, 'active')"))
+        for i, day in enumerate(DAYS):
+            for service, customer, requests in REQUESTS:
+                conn.execute(text("INSERT INTO service_metrics VALUES (:d, :s, :c, :n)"),
+                             {"d": day.isoformat(), "s": service, "c": customer, "n": requests})
+            for service, customer, metric, quantity in usage(i):
+                conn.execute(text("INSERT INTO usage_metrics VALUES (:d, :s, :c, :m, :q)"),
+                             {"d": day.isoformat(), "s": service, "c": customer, "m": metric, "q": quantity})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(RULES))
+    monkeypatch.setenv("COST_SOURCE", "focus")
+    monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "focus.csv", focus)))
+    monkeypatch.setenv("COST_ALLOCATION_RULES", str(rules))
+    return {"billing": BillingSourceResource(), "product_db": ProductDatabase(url=app_db)}
+
+
+def elements(details: str | None) -> list[dict]:
+    return json.loads(details)["Elements"] if isinstance(details, str) else []
+
+
+def test_allocated_rows_add_up_to_each_charge_and_name_the_allocation(warehouse, tmp_path, monkeypatch, request):
+    resources = company(tmp_path, monkeypatch)
+    result = materialize_days([billing_costs, customer_snapshots, service_metrics, usage_metrics, cost_allocation,
+                               focus_allocated_costs], warehouse, DAYS[0], DAYS[-1], **resources)
+    assert result.success
+
+    rows = read_focus_allocated_costs(warehouse)
+    origin = origin_charges(to_export(read_focus_costs(warehouse)), load_allocation_rules()).set_index("x_OriginChargeId")
+    assert len(origin) == len(bill(0)) * len(DAYS) and set(rows["x_OriginChargeId"]) == set(origin.index)
+    # Each origin charge's rows add up to it exactly, in every cost column; its dimensions are the charge's.
+    for column in FOCUS_COST_COLUMNS:
+        sums = rows.assign(m=to_micros(rows[column].astype(float))).groupby("x_OriginChargeId")["m"].sum()
+        expected = pd.Series(to_micros(origin[column].astype(float)), index=origin.index)
+        assert (sums.sort_index() == expected.sort_index()).all(), column
+    for column in ("ServiceName", "x_Service", "x_Team", "ChargePeriodStart", "Tags"):
+        assert (rows[column].to_numpy() == origin.loc[rows["x_OriginChargeId"], column].to_numpy()).all(), column
+    # Ratios: each charge's AllocatedRatio elements add up to 1 when any part reached a customer.
+    rows["ratio"] = [sum(e["AllocatedRatio"] for e in elements(d)) for d in rows["AllocatedMethodDetails"]]
+    split = rows[rows.groupby("x_OriginChargeId")["AllocatedMethodId"].transform("count") > 0]
+    assert split["AllocatedMethodDetails"].notna().all()
+    assert (split.groupby("x_OriginChargeId")["ratio"].sum() - 1).abs().max() < 1e-9
+    # Customers' totals are the allocation's, to the cent.
+    placed = warehouse.read("SELECT customer_id, SUM(allocated_cost) AS cost FROM customer_cost_allocation GROUP BY customer_id")
+    assert (rows.groupby("x_CustomerId")["EffectiveCost"].sum().round(2).to_dict()
+            == {r.customer_id: round(float(r.cost), 2) for r in placed.itertuples()})
+    unallocated = warehouse.read("SELECT SUM(cost) AS cost FROM unallocated_costs")["cost"].iloc[0]
+    assert round(float(rows.loc[rows["x_CustomerId"].isna(), "EffectiveCost"].sum()), 2) == round(float(unallocated), 2)
+    assert (rows["x_CustomerId"].isna() == rows["x_UnallocatedReason"].notna()).all()
+    assert (rows["x_CustomerId"].fillna("-") == rows["AllocatedResourceId"].fillna("-")).all()
+
+    day0 = rows[rows["ChargePeriodStart"].str.startswith(DAYS[0].isoformat())]
+
+    def of(service, provider_service, customer_tag=None):
+        tag = customer_tag or "untagged"
+        found = day0[(day0["x_Service"] == service) & (day0["ServiceName"] == provider_service)
+                     & day0["Tags"].map(lambda t: json.loads(t)["customer"] == tag)]
+        return found.set_index(found["x_CustomerId"].fillna("unallocated"))
+
+    # A direct tag: the whole charge on its customer.
+    direct = of("api", "Virtual Machines", "c3")
+    assert direct.index.tolist() == ["c3"] and direct["AllocatedMethodId"].tolist() == ["dedicated"]
+    assert direct["AllocatedResourceName"].tolist() == ["Three"]
+    assert json.loads(direct["AllocatedTags"].iloc[0]) == {"allocation/customer": "c3"}
+    assert elements(direct["AllocatedMethodDetails"].iloc[0]) == [{"AllocatedRatio": 1.0, "x_Rule": "dedicated", "x_Stage": 2}]
+    unknown = of("api", "Virtual Machines", "c9")
+    assert unknown.index.tolist() == ["unallocated"] and unknown["x_UnallocatedReason"].tolist() == ["unknown_customer"]
+    assert unknown[["AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId"]].isna().all().all()
+    internal = day0[day0["x_Environment"] == "staging"]
+    assert internal["x_UnallocatedReason"].tolist() == ["internal"] and internal["EffectiveCost"].tolist() == [5.0]
+
+    # Usage-proportional: both charges of shared-db by db_time_ms, 7000:2000:1000 on day 0.
+    for provider_service, cost, billed in (("Azure SQL Database", 120.0, 120.0), ("Storage", 7.25, 9.0)):
+        db = of("shared-db", provider_service)
+        assert set(db["AllocatedMethodId"]) == {"database"} and set(db.index) == {"c1", "c2", "c3"}
+        assert db["EffectiveCost"].round(6).to_dict() == {"c1": round(cost * 0.7, 6), "c2": round(cost * 0.2, 6),
+                                                          "c3": round(cost * 0.1, 6)}
+        assert round(db["BilledCost"].sum(), 6) == billed
+        [element] = elements(db.loc["c1", "AllocatedMethodDetails"])
+        assert element["UsageUnit"] == "db_time_ms" and element["UsageQuantity"] == 7000
+        assert element["AllocatedRatio"] == pytest.approx(0.7)
+
+    # Staged: observability reaches customers through api, worker and shared-db, under its own rule.
+    obs = of("observability", "Log Analytics")
+    assert set(obs["AllocatedMethodId"]) == {"observability-to-services"} and set(obs.index) == {"c1", "c2", "c3"}
+    vias = {e["x_ViaService"] for d in obs["AllocatedMethodDetails"] for e in elements(d)}
+    assert vias == {"api", "worker", "shared-db"}
+    hops = warehouse.read("SELECT date, recipient, SUM(cost) AS cost FROM allocation_hops WHERE origin_service = "
+                          "'observability' AND recipient_kind = 'customer' GROUP BY date, recipient")
+    hops = hops[pd.to_datetime(hops["date"]).dt.date == DAYS[0]]
+    assert obs["EffectiveCost"].round(2).to_dict() == {r.recipient: round(float(r.cost), 2) for r in hops.itertuples()}
+    assert round(obs["EffectiveCost"].sum(), 6) == 45.0
+    ci = of("ci", "Virtual Machines")
+    assert set(ci["AllocatedMethodId"]) == {"overhead-by-cost"}
+    assert {e["UsageUnit"] for d in ci["AllocatedMethodDetails"] for e in elements(d)} == {"cost"}
+
+    # The export writes the table's rows, Parquet or CSV.
+    parquet, csv = tmp_path / "allocated.parquet", tmp_path / "allocated.csv"
+    assert export_focus_costs(warehouse, parquet, allocated=True) == len(rows)
+    assert export_focus_costs(warehouse, csv, allocated=True, first=DAYS[0], last=DAYS[0]) == len(day0)
+    table = pq.read_table(parquet)
+    assert table.num_rows == len(rows) and {"AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId",
+                                            "AllocatedResourceName", "AllocatedTags", "x_CustomerId"} <= set(table.column_names)
+    assert str(table.schema.field("ChargePeriodStart").type) == "timestamp[ms, tz=UTC]"
+    assert len(pd.read_csv(csv)) == len(day0)
+
+    if warehouse.dialect() == "sqlite":  # the validator once: the file is the same on both databases
+        base = tmp_path / "allocated-base.parquet"
+        pq.write_table(table.select(FOCUS_BASE_COLUMNS), base)
+        assert_conforms(validate(request.getfixturevalue("focus_validator"), base), min_passed=80)
