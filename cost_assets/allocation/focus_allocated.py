@@ -13,8 +13,8 @@ The rules file tells which rule claimed each origin charge (rule_claims, as the 
 a direct-tagged charge gets its customer's direct dollars, the charges a split rule claimed share
 their service's split dollars by cost (the rules' weights are per day and service, the same for
 every team), internal and unclaimed charges stay unallocated.
-Every cost column of an origin charge is split by the same ratios in integer micro-dollars
-(split_pools), so the rows of an origin charge add up to it exactly.
+Every cost column and summable quantity of an origin charge is split by the same ratios in
+integer millionths (split_pools), so the rows of an origin charge add up to it exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from cost_assets.allocation.allocation import (
 )
 from cost_assets.allocation.rules import DIRECT, IDLE, INTERNAL, NO_USAGE, UNKNOWN_CUSTOMER, UNTAGGED_REASON, AllocationRules
 from cost_assets.ingestion.container_splits import CAPACITY_CATEGORIES
-from cost_assets.resources.schema import FOCUS_ALLOCATION_COLUMNS, FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS
+from cost_assets.resources.schema import FOCUS_ALLOCATION_COLUMNS, FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS, FOCUS_QUANTITY_COLUMNS
 
 # The part of a split charge that reached no customer because a service it was sent to did not place it.
 UNPLACED_AFTER_HOP = "unplaced_after_hop"
@@ -195,22 +195,24 @@ def _joined(values) -> str:
 
 
 def _split_costs(origin: pd.DataFrame, recipients: pd.DataFrame) -> pd.DataFrame:
-    """Origin charges times their group's recipients, each cost column split in micro-dollars."""
+    """Origin charges times their group's recipients, each cost and quantity column split in millionths."""
     origin = origin.assign(_row=np.arange(len(origin)))
     weights = origin[["_row"]].assign(_group=origin["_group"]).merge(
         recipients[["_group", "customer_id", "weight"]], on="_group")[["_row", "customer_id", "weight"]]
     rows = None
-    for column in FOCUS_COST_COLUMNS:
-        pools = origin[["_row"]].assign(micros=to_micros(origin[column].astype(float)))
+    summed = [*FOCUS_COST_COLUMNS, *FOCUS_QUANTITY_COLUMNS]
+    for column in summed:
+        pools = origin[["_row"]].assign(micros=to_micros(origin[column].astype(float).fillna(0.0)))
         shares, unsplit = split_pools(pools, weights, ["_row"])
         if not unsplit.empty:  # every group has a recipient of positive weight
             raise RuntimeError(f"focus_allocated_costs: {len(unsplit)} origin charge(s) found no recipient")
         shares = shares[["_row", "customer_id", "micros"]].rename(columns={"micros": column})
         rows = shares if rows is None else rows.merge(shares, on=["_row", "customer_id"], how="outer")
-    for column in FOCUS_COST_COLUMNS:
+    for column in summed:
         rows[column] = to_dollars(rows[column].fillna(0).astype(np.int64))
-    rows = origin.drop(columns=FOCUS_COST_COLUMNS).merge(rows, on="_row").merge(
-        recipients, on=["_group", "customer_id"], how="left")
+    rows = origin.drop(columns=summed).merge(rows, on="_row").merge(recipients, on=["_group", "customer_id"], how="left")
+    for column in FOCUS_QUANTITY_COLUMNS:  # a charge without a quantity keeps none
+        rows[column] = rows[column].where(rows["_row"].map(origin.set_index("_row")[column].notna()))
     return rows.sort_values(["date", "x_OriginChargeId", "customer_id"], kind="stable").reset_index(drop=True)
 
 

@@ -355,7 +355,9 @@ cost_forecasts = Table(
 # focus_allocated_costs (docs/reference.md#focus_allocated_costs): the focus_costs view's columns by name.
 FOCUS_TIME_COLUMNS = ["BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"]
 FOCUS_COST_COLUMNS = ["BilledCost", "ContractedCost", "EffectiveCost", "ListCost"]
-FOCUS_QUANTITY_COLUMNS = ["ConsumedQuantity", "ContractedUnitPrice", "ListUnitPrice", "PricingQuantity"]
+# Summable quantities are split like costs (in millionths); unit prices repeat the origin charge's.
+FOCUS_QUANTITY_COLUMNS = ["ConsumedQuantity", "PricingQuantity"]
+FOCUS_UNIT_PRICE_COLUMNS = ["ContractedUnitPrice", "ListUnitPrice"]
 FOCUS_BASE_COLUMNS = [
     "AvailabilityZone", "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
     "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd",
@@ -386,6 +388,8 @@ def _focus_column(name: str) -> Column:
     if name in FOCUS_COST_COLUMNS:
         return Column(name, Money, nullable=False, comment=f"Share in USD of the origin charge's {name} (the shares of an origin charge add up to it exactly)")
     if name in FOCUS_QUANTITY_COLUMNS:
+        return Column(name, Float, nullable=True, comment=f"Share of the origin charge's {name}, split like the costs; null when the charge's is")
+    if name in FOCUS_UNIT_PRICE_COLUMNS:
         return Column(name, Float, nullable=True, comment=f"FOCUS {name} of the origin charge (focus_costs)")
     if name in FOCUS_TIME_COLUMNS:
         return Column(name, String(20), nullable=False, comment=f"FOCUS {name} of the origin charge, ISO 8601 UTC text")

@@ -20,13 +20,15 @@ from cost_assets.ingestion.assets import billing_costs, customer_snapshots, serv
 from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.ingestion.focus_export import export_focus_costs, read_focus_allocated_costs, read_focus_costs, to_export
 from cost_assets.resources.product_db import ProductDatabase
-from cost_assets.resources.schema import FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS
+from cost_assets.resources.schema import FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS, FOCUS_QUANTITY_COLUMNS
 from cost_assets_tests.allocation.test_staged_allocation_end_to_end import REQUESTS, RULES, usage
 from cost_assets_tests.helpers import materialize_days
 from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
-from cost_assets_tests.ingestion.focus_validator import assert_conforms, focus_validator, validate  # noqa: F401
+from cost_assets_tests.ingestion import focus_validator as validator
+from cost_assets_tests.ingestion.focus_validator import assert_conforms, validate
 
 DAYS = [dt.date(2026, 4, 1), dt.date(2026, 4, 2)]
+focus_validator = validator.focus_validator  # the fixture, asked for on SQLite only
 
 
 def bill(i: int) -> list[tuple]:
@@ -85,8 +87,9 @@ def test_allocated_rows_add_up_to_each_charge_and_name_the_allocation(warehouse,
     rows = read_focus_allocated_costs(warehouse)
     origin = origin_charges(to_export(read_focus_costs(warehouse)), load_allocation_rules()).set_index("x_OriginChargeId")
     assert len(origin) == len(bill(0)) * len(DAYS) and set(rows["x_OriginChargeId"]) == set(origin.index)
-    # Each origin charge's rows add up to it exactly, in every cost column; its dimensions are the charge's.
-    for column in FOCUS_COST_COLUMNS:
+    # Each origin charge's rows add up to it exactly, in every cost and quantity column; its dimensions are the charge's.
+    assert origin["PricingQuantity"].notna().all() and (origin["PricingQuantity"] > 0).all()
+    for column in [*FOCUS_COST_COLUMNS, *FOCUS_QUANTITY_COLUMNS]:
         sums = rows.assign(m=to_micros(rows[column].astype(float))).groupby("x_OriginChargeId")["m"].sum()
         expected = pd.Series(to_micros(origin[column].astype(float)), index=origin.index)
         assert (sums.sort_index() == expected.sort_index()).all(), column
