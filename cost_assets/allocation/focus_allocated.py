@@ -96,7 +96,8 @@ def customer_dollars(allocated: pd.DataFrame, hops: pd.DataFrame) -> pd.DataFram
     via = via.assign(kind="split", tag="", method_id=[
         staged_rule.get((d, s), r) for d, s, r in zip(via["date"], via["service"], via["rule"])])
     columns = ["date", "service", "customer_id", "kind", "tag", "method_id", "rule", "via", *driver, "micros"]
-    dollars = pd.concat([own[columns], via[columns]], ignore_index=True)
+    parts = [part[columns] for part in (own, via) if not part.empty]
+    dollars = pd.concat(parts, ignore_index=True) if parts else own[columns].iloc[0:0].copy()
     dollars["_group"] = (dollars["date"].astype(str) + "|" + dollars["service"].astype(str) + "|" + dollars["kind"]
                          + "|" + dollars["tag"])
     return dollars

@@ -18,7 +18,7 @@ from cost_assets.allocation.focus_allocated import origin_charges
 from cost_assets.allocation.rules import load_allocation_rules
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
 from cost_assets.ingestion.billing_source import BillingSourceResource
-from cost_assets.ingestion.focus_export import export_focus_costs, read_focus_allocated_costs, read_focus_costs, to_export
+from cost_assets.ingestion.focus_export import export_focus_costs, main, read_focus_allocated_costs, read_focus_costs, to_export
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.schema import FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS, FOCUS_QUANTITY_COLUMNS
 from cost_assets_tests.allocation.test_staged_allocation_end_to_end import REQUESTS, RULES, usage
@@ -154,10 +154,11 @@ def test_allocated_rows_add_up_to_each_charge_and_name_the_allocation(warehouse,
     assert set(ci["AllocatedMethodId"]) == {"overhead-by-cost"}
     assert {e["UsageUnit"] for d in ci["AllocatedMethodDetails"] for e in elements(d)} == {"cost"}
 
-    # The export writes the table's rows, Parquet or CSV.
+    # The export writes the table's rows, Parquet or CSV (the command, on COST_WAREHOUSE_URL).
     parquet, csv = tmp_path / "allocated.parquet", tmp_path / "allocated.csv"
     assert export_focus_costs(warehouse, parquet, allocated=True) == len(rows)
-    assert export_focus_costs(warehouse, csv, allocated=True, first=DAYS[0], last=DAYS[0]) == len(day0)
+    monkeypatch.setenv("COST_WAREHOUSE_URL", warehouse.url)
+    main(["--out", str(csv), "--allocated", "--first", DAYS[0].isoformat(), "--last", DAYS[0].isoformat()])
     table = pq.read_table(parquet)
     assert table.num_rows == len(rows) and {"AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId",
                                             "AllocatedResourceName", "AllocatedTags", "x_CustomerId"} <= set(table.column_names)
