@@ -379,7 +379,7 @@ _FOCUS_COMMENTS = {
     "AllocatedResourceId": "FOCUS 1.3: customer id the share is allocated to; null for the unallocated part",
     "AllocatedResourceName": "FOCUS 1.3: customer name (customer_snapshots) the share is allocated to; null for the unallocated part",
     "AllocatedTags": 'FOCUS 1.3: JSON {"allocation/customer": id} of the customer; null for the unallocated part',
-    "x_UnallocatedReason": "Reason the part stayed unallocated (internal, untagged, unknown_customer, no_usage, unplaced_after_hop); null on customer rows",
+    "x_UnallocatedReason": "Reason the part stayed unallocated (internal, untagged, idle, unknown_customer, no_usage, unplaced_after_hop); null on customer rows",
     "x_OriginChargeId": "Identifier of the origin charge (a focus_costs row): the rows of one id add up to it",
 }
 

@@ -83,7 +83,7 @@ def _table(metadata: MetaData) -> Table:
         Column('AllocatedResourceId', Text, nullable=True, comment='FOCUS 1.3: customer id the share is allocated to; null for the unallocated part'),
         Column('AllocatedResourceName', Text, nullable=True, comment='FOCUS 1.3: customer name (customer_snapshots) the share is allocated to; null for the unallocated part'),
         Column('AllocatedTags', Text, nullable=True, comment='FOCUS 1.3: JSON {"allocation/customer": id} of the customer; null for the unallocated part'),
-        Column('x_UnallocatedReason', Text, nullable=True, comment='Reason the part stayed unallocated (internal, untagged, unknown_customer, no_usage, unplaced_after_hop); null on customer rows'),
+        Column('x_UnallocatedReason', Text, nullable=True, comment='Reason the part stayed unallocated (internal, untagged, idle, unknown_customer, no_usage, unplaced_after_hop); null on customer rows'),
         Column('x_OriginChargeId', String(32), nullable=False, comment='Identifier of the origin charge (a focus_costs row): the rows of one id add up to it'),
         comment='focus_costs rows (origin charges) split onto the customers the allocation placed them on, one row per origin charge and customer plus one for the unallocated part, with the FOCUS 1.3 allocation columns.',
     )
