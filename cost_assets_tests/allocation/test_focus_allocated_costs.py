@@ -169,3 +169,52 @@ def test_allocated_rows_add_up_to_each_charge_and_name_the_allocation(warehouse,
         base = tmp_path / "allocated-base.parquet"
         pq.write_table(table.select(FOCUS_BASE_COLUMNS), base)
         assert_conforms(validate(request.getfixturevalue("focus_validator"), base), min_passed=80)
+
+
+def test_rounding_netting_charges_and_unplaced_reasons_on_the_pure_function():
+    """allocate() on the grain, then each charge split back: thirds of odd cents, a pool whose charges net to zero,
+    a direct tag, an internal and an untagged charge; every column of every charge adds up exactly."""
+    from cost_assets.allocation.allocation import allocate, hop_rows
+    from cost_assets.allocation.focus_allocated import focus_allocated_rows
+    from cost_assets_tests.allocation.test_allocation import DAY, customers, metrics, rules
+
+    charges = [  # (service, customer tag, environment, effective, billed, quantity)
+        ("search", "untagged", "production", 0.5, 0.7, 3.0), ("search", "untagged", "production", 0.5, 0.31, 1.0),
+        ("integrations", "untagged", "production", 2.0, 2.0, 1.0), ("integrations", "untagged", "production", -2.0, -2.0, None),
+        ("api", "cust-a", "production", 2.5, 2.5, 1.0), ("search", "untagged", "staging", 4.0, 4.0, 1.0),
+        ("api", "untagged", "production", 1.25, 1.25, 1.0)]
+    origin = pd.DataFrame([{**{c: None for c in FOCUS_BASE_COLUMNS}, "ChargePeriodStart": f"{DAY}T00:00:00Z",
+                            "ServiceName": f"provider service {n}", "x_Service": s, "x_Team": "core", "x_CustomerId": t,
+                            "x_Environment": e, "x_ChargeCategory": "Usage", "EffectiveCost": eff, "BilledCost": billed,
+                            "ListCost": billed, "ContractedCost": billed, "PricingQuantity": q, "ConsumedQuantity": q}
+                           for n, (s, t, e, eff, billed, q) in enumerate(charges)])
+    allocation_rules = rules()
+    grain = origin.rename(columns={"x_Service": "service", "x_Team": "team", "x_CustomerId": "customer_id",
+                                   "x_Environment": "environment", "EffectiveCost": "effective_cost"})
+    grain = grain.assign(date=DAY).groupby(["date", "team", "service", "customer_id", "environment"],
+                                           as_index=False)["effective_cost"].sum()
+    result = allocate(grain, metrics(), customers("cust-a", "cust-b", "cust-c"), allocation_rules)
+    origin = origin_charges(origin, allocation_rules)
+    names = pd.DataFrame({"date": [DAY], "id": ["cust-a"], "name": ["A"]})
+    rows = focus_allocated_rows(origin, result.allocated, hop_rows(result.hops), result.unallocated, names,
+                                allocation_rules)
+
+    for column in [*FOCUS_COST_COLUMNS, *FOCUS_QUANTITY_COLUMNS]:
+        sums = rows.assign(m=to_micros(rows[column].astype(float).fillna(0))).groupby("x_OriginChargeId")["m"].sum()
+        expected = origin.set_index("x_OriginChargeId")[column].astype(float).fillna(0)
+        assert sums.to_dict() == dict(zip(expected.index, to_micros(expected))), column
+    assert rows.loc[rows["ServiceName"] == "provider service 3", "PricingQuantity"].isna().all()  # none stays none
+    search = rows[rows["ServiceName"] == "provider service 0"].set_index("x_CustomerId")
+    assert sorted(search.index) == ["cust-a", "cust-b", "cust-c"]  # thirds of 50 cents, each within 2 micro-dollars
+    assert (search["EffectiveCost"] - 0.5 / 3).abs().max() <= 2e-6
+    assert round(search["BilledCost"].sum(), 6) == 0.7 and round(search["PricingQuantity"].sum(), 6) == 3.0
+    assert set(search["AllocatedMethodId"]) == {"platform"}
+    assert [e["UsageUnit"] for e in elements(search.loc["cust-b", "AllocatedMethodDetails"])] == ["active_customers"]
+    by_customer = rows.groupby("x_CustomerId")["EffectiveCost"].sum().round(2).to_dict()
+    assert by_customer == result.allocated.groupby("customer_id")["allocated_cost"].sum().round(2).to_dict()
+    reasons = rows.set_index("ServiceName")["x_UnallocatedReason"].dropna().to_dict()
+    assert reasons == {"provider service 2": "no_usage", "provider service 3": "no_usage",  # netting pool: nothing to split
+                       "provider service 5": "internal", "provider service 6": "untagged"}
+    direct = rows[rows["ServiceName"] == "provider service 4"]
+    assert direct[["x_CustomerId", "AllocatedResourceName", "AllocatedMethodId", "EffectiveCost"]].values.tolist() == [
+        ["cust-a", "A", "dedicated", 2.5]]
