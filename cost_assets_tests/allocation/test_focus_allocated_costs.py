@@ -10,7 +10,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
 from cost_assets.allocation.allocation import to_micros
 from cost_assets.allocation.assets import cost_allocation, focus_allocated_costs
@@ -22,7 +21,7 @@ from cost_assets.ingestion.focus_export import export_focus_costs, main, read_fo
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.schema import FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS, FOCUS_QUANTITY_COLUMNS
 from cost_assets_tests.allocation.test_staged_allocation_end_to_end import REQUESTS, RULES, usage
-from cost_assets_tests.helpers import materialize_days
+from cost_assets_tests.helpers import materialize_days, product_database
 from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
 from cost_assets_tests.ingestion import focus_validator as validator
 from cost_assets_tests.ingestion.focus_validator import assert_conforms, validate
@@ -51,21 +50,10 @@ def company(tmp_path, monkeypatch) -> dict:
         for n, (service, team, environment, customer, billed, effective, provider_service) in enumerate(bill(i)):
             tags = {"service": service, "team": team, "environment": environment, **({"customer": customer} if customer else {})}
             focus.append(focus_row(day, billed, effective, tags=tags, resource=f"{service}-{n}", service=provider_service))
-    app_db = f"sqlite:///{tmp_path / 'app.db'}"
-    with create_engine(app_db).begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, mrr NUMERIC, status TEXT)"))
-        conn.execute(text("CREATE TABLE service_metrics (date DATE, service TEXT, customer_id TEXT, request_count BIGINT)"))
-        conn.execute(text("CREATE TABLE usage_metrics (date DATE, service TEXT, customer_id TEXT NULL, metric TEXT, "
-                          "quantity NUMERIC)"))
-        conn.execute(text("INSERT INTO customers VALUES ('c1', 'One', 500, 'active'), ('c2', 'Two', 300, 'active'), "
-                          "('c3', 'Three', 200, 'active')"))
-        for i, day in enumerate(DAYS):
-            for service, customer, requests in REQUESTS:
-                conn.execute(text("INSERT INTO service_metrics VALUES (:d, :s, :c, :n)"),
-                             {"d": day.isoformat(), "s": service, "c": customer, "n": requests})
-            for service, customer, metric, quantity in usage(i):
-                conn.execute(text("INSERT INTO usage_metrics VALUES (:d, :s, :c, :m, :q)"),
-                             {"d": day.isoformat(), "s": service, "c": customer, "m": metric, "q": quantity})
+    app_db = product_database(
+        tmp_path / "app.db", [("c1", "One", 500, "active"), ("c2", "Two", 300, "active"), ("c3", "Three", 200, "active")],
+        [(day, *row) for day in DAYS for row in REQUESTS],
+        [(day, *row) for i, day in enumerate(DAYS) for row in usage(i)])
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump(RULES))
     monkeypatch.setenv("COST_SOURCE", "focus")
