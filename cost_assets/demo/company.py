@@ -9,7 +9,11 @@ Planted, for the pipeline to find:
 - ~$18K a month of staging spend outside working hours;
 - a misconfigured Lambda (`notifications`) at ~$4K a day for four days from
   COST_DEMO_SPIKE_START (default 2026-11-10; scripts/demo sets it inside its window);
-- a little spend tagged with a customer id that does not exist (cust-099).
+- a little spend tagged with a customer id that does not exist (cust-099);
+- an analytics customer (cust-027) with few requests but heavy database
+  queries: profitable when shared-db is split by requests (rules.yaml),
+  negative when it is split by query time, db_time_ms in usage_metrics
+  (rules_query_time.yaml).
 
 Every value for a day depends only on that day, so any range can be rebuilt.
 """
@@ -126,9 +130,15 @@ CUSTOMER_NAMES = [
 ]
 # Planted negative-margin customers: id -> (MRR, share of shared-service requests).
 NEGATIVE_MARGIN = {"cust-007": (2000.0, 0.015), "cust-019": (3000.0, 0.072), "cust-031": (1500.0, 0.032)}
+# Planted query-heavy customer: id -> (MRR, share of requests, share of shared-db query time).
+QUERY_HEAVY = {"cust-027": (2400.0, 0.004, 0.12)}
+PLANTED = {**NEGATIVE_MARGIN, **{c: (mrr, share) for c, (mrr, share, _) in QUERY_HEAVY.items()}}
 CHURNED = {"cust-040"}
 # Services whose request counts the product database records.
 METERED_SERVICES = {"api": 2_000_000, "shared-db": 9_000_000, "shared-cache": 25_000_000, "cdn": 4_000_000}
+# Query time of shared-db per day (usage_metrics metric db_time_ms): ~11 hours of database time.
+DB_TIME_METRIC = "db_time_ms"
+DAILY_DB_TIME_MS = 40_000_000
 
 
 def _customer_table() -> pd.DataFrame:
@@ -136,14 +146,16 @@ def _customer_table() -> pd.DataFrame:
     rng = np.random.default_rng(20260101)
     raw_weights = rng.lognormal(mean=0.0, sigma=0.6, size=len(ids))
     margin_factor = rng.uniform(2.5, 6.0, size=len(ids))
-    regular = [c for c in ids if c not in NEGATIVE_MARGIN and c not in CHURNED]
-    regular_share = 1.0 - sum(share for _, share in NEGATIVE_MARGIN.values())
+    # Query time per request relative to the average customer (drawn after the above: they stay as they were).
+    query_intensity = rng.lognormal(mean=0.0, sigma=0.25, size=len(ids))
+    regular = [c for c in ids if c not in PLANTED and c not in CHURNED]
+    regular_share = 1.0 - sum(share for _, share in PLANTED.values())
     regular_weights = np.array([raw_weights[ids.index(c)] for c in regular])
     regular_weights = regular_weights / regular_weights.sum() * regular_share
     rows = []
     for index, customer_id in enumerate(ids):
-        if customer_id in NEGATIVE_MARGIN:
-            mrr, share = NEGATIVE_MARGIN[customer_id]
+        if customer_id in PLANTED:
+            mrr, share = PLANTED[customer_id]
         elif customer_id in CHURNED:
             mrr, share = 0.0, 0.0
         else:
@@ -157,9 +169,16 @@ def _customer_table() -> pd.DataFrame:
                 "mrr": mrr,
                 "status": "churned" if customer_id in CHURNED else "active",
                 "request_share": share,
+                "db_time_weight": share * query_intensity[index],
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # Shares of shared-db query time: the query-heavy customer's as planted, the rest by requests x intensity.
+    heavy = frame["id"].isin(list(QUERY_HEAVY))
+    others = frame.loc[~heavy, "db_time_weight"]
+    frame.loc[~heavy, "db_time_share"] = others / others.sum() * (1.0 - sum(q for _, _, q in QUERY_HEAVY.values()))
+    frame.loc[heavy, "db_time_share"] = frame.loc[heavy, "id"].map({c: q for c, (_, _, q) in QUERY_HEAVY.items()})
+    return frame.drop(columns="db_time_weight")
 
 
 CUSTOMERS = _customer_table()
@@ -278,5 +297,29 @@ def service_metrics(first: dt.date, last: dt.date) -> pd.DataFrame:
                     }
                 )
             )
+        day += dt.timedelta(days=1)
+    return pd.concat(frames, ignore_index=True)
+
+
+def usage_metrics(first: dt.date, last: dt.date) -> pd.DataFrame:
+    """The product database's usage_metrics beyond requests: shared-db query time (db_time_ms) per customer."""
+    active = CUSTOMERS[CUSTOMERS["status"] == "active"]
+    frames = []
+    day = first
+    while day <= last:
+        rng = _rng(day, DB_TIME_METRIC)
+        volume = DAILY_DB_TIME_MS * DAILY_GROWTH ** (day - GROWTH_EPOCH).days
+        noise = rng.normal(1.0, 0.05, size=len(active)).clip(0.5, 1.5)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": day,
+                    "service": "shared-db",
+                    "customer_id": active["id"].to_numpy(),
+                    "metric": DB_TIME_METRIC,
+                    "quantity": (volume * active["db_time_share"].to_numpy() * noise).round(),
+                }
+            )
+        )
         day += dt.timedelta(days=1)
     return pd.concat(frames, ignore_index=True)

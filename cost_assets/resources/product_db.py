@@ -94,9 +94,9 @@ class ProductDatabase(ConfigurableResource):
         return frame
 
     def has_usage_metrics(self) -> bool:
-        """The optional usage_metrics table exists (absent: requests are the only metric)."""
+        """The optional usage_metrics table exists (absent: requests are the only metric); the demo has one."""
         if self.is_demo:
-            return False
+            return True
         try:
             return inspect(self.engine).has_table("usage_metrics")
         except DBAPIError as exc:
@@ -111,7 +111,10 @@ class ProductDatabase(ConfigurableResource):
         requests = self.service_metrics(first, last).rename(columns={"request_count": "quantity"}).assign(metric=REQUESTS)
         frames = [requests]
         if self.has_usage_metrics():
-            other = self._read("usage_metrics", USAGE_METRICS_SQL, first=first, last=last)
+            if self.is_demo:
+                other = company.usage_metrics(first, last)
+            else:
+                other = self._read("usage_metrics", USAGE_METRICS_SQL, first=first, last=last)
             other["date"] = pd.to_datetime(other["date"]).dt.date
             other["customer_id"] = other["customer_id"].fillna("").astype(str).str.strip()
             other["metric"] = other["metric"].astype(str).str.strip()
