@@ -4,7 +4,8 @@ requests (cost_assets/demo/rules.yaml) and by query time (cost_assets/demo/rules
 Run by hand:  .venv/bin/python benchmarks/demo_drivers.py [--as-of 2026-11-26]
 
 Materializes the demo's 30 days up to --as-of into a temporary SQLite warehouse per rules file
-(in process, about a minute each) and prints the customers whose margin is negative under either.
+(in process, about a minute each) and prints the customers whose margin is negative under either,
+then the README's table of the negative-margin customers under the demo's own rules (by requests).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def economics(rules: Path, first: dt.date, last: dt.date, folder: str):
                                "billing": BillingSourceResource(source="demo")},
                     tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
                           ASSET_PARTITION_RANGE_END_TAG: last.isoformat()})
-    return warehouse.read("SELECT customer_id, customer_name, mrr, monthly_infra_cost, gross_margin_pct "
-                          "FROM customer_unit_economics WHERE as_of_date = :day", day=last).set_index("customer_id")
+    return warehouse.read("SELECT customer_id, customer_name, mrr, monthly_infra_cost, gross_margin_pct, "
+                          "fully_loaded_cost, fully_loaded_margin_pct FROM customer_unit_economics WHERE as_of_date = :day", day=last).set_index("customer_id")
 
 
 def main() -> None:
@@ -60,6 +61,12 @@ def main() -> None:
         cells = " | ".join(f"${f.loc[customer, 'monthly_infra_cost']:,.0f} | {f.loc[customer, 'gross_margin_pct']:.1f}%"
                            for f in frames.values())
         print(f"| {customer} {row['customer_name']} | ${row['mrr']:,.0f} | {cells} |")
+    own = frames["requests"]
+    print("\n| customer | MRR | 30-day cost | gross margin | fully loaded cost | fully loaded margin |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for customer, row in own[own["gross_margin_pct"] < 0].sort_values("gross_margin_pct").iterrows():
+        print(f"| {customer} {row['customer_name']} | ${row['mrr']:,.0f} | ${row['monthly_infra_cost']:,.0f} | "
+              f"{row['gross_margin_pct']:.1f}% | ${row['fully_loaded_cost']:,.0f} | {row['fully_loaded_margin_pct']:.1f}% |")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ Planted, for the pipeline to find:
 - an analytics customer (cust-027) with few requests but heavy database
   queries: profitable when shared-db is split by requests (rules.yaml),
   negative when it is split by query time, db_time_ms in usage_metrics
-  (rules_query_time.yaml).
+  (rules_query_time.yaml);
+- an EKS cluster with split cost allocation data: part of production's api,
+  worker and cust-001 EC2 spend runs on three nodes, whose pods carry the
+  split (docs/reference.md#container-split-cost); 10-20% of each node is
+  unused capacity (unallocated, reason idle, under the demo's rules).
 
 Every value for a day depends only on that day, so any range can be rebuilt.
 """
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cost_assets.ingestion.container_splits import SPLIT_COST, SPLIT_LINE_ITEM_COLUMNS, SPLIT_PARENT, SPLIT_UNUSED_COST
 from cost_assets.settings import get_settings
 
 GROWTH_EPOCH = dt.date(2026, 10, 1)
@@ -117,6 +122,15 @@ NON_PRODUCTION = [
     CostLine(AWS["rds"], "platform", "shared-db", "development", 30.0, noise=0.0),
     CostLine(AWS["s3"], "core", "api", "development", 10.0, usage_unit="GB-Mo", noise=0.0),
 ]
+
+# The production EKS cluster: which PRODUCTION lines (by index) run part of their cost on it, and
+# the share moved; the nodes' cost is exactly what the lines lose, so totals stay as they were.
+EKS_CLUSTER = "prod-eks"
+EKS_SERVICE = "Amazon Elastic Kubernetes Service"
+EKS_WORKLOADS = {0: ("api", 0.7), 2: ("worker", 0.75), 15: ("cust-001", 1.0)}  # line -> (namespace, share)
+EKS_NODES = {"i-0d3e0e4b5a6c70001": 0.40, "i-0d3e0e4b5a6c70002": 0.35, "i-0d3e0e4b5a6c70003": 0.25}
+EKS_IDLE_SHARE = (0.10, 0.20)  # each node's unused capacity per day, drawn in this range
+MICROS = 1_000_000
 
 CUSTOMER_NAMES = [
     "Acme Corp", "Globex Industries", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Retail",
@@ -258,18 +272,86 @@ def _line_frame(lines: list[CostLine], day: dt.date, hourly: bool, estimated: bo
     return pd.DataFrame.from_records(records)
 
 
+def _micros(values) -> np.ndarray:
+    return np.rint(np.asarray(values, dtype=float) * MICROS).astype(np.int64)
+
+
+def _split_exact(total: int, weights: np.ndarray) -> np.ndarray:
+    """`total` micro-dollars in proportion to `weights`, the parts adding up exactly."""
+    boundary = np.rint(total * np.cumsum(weights) / weights.sum()).astype(np.int64)
+    boundary[-1] = total
+    return np.diff(np.r_[np.int64(0), boundary])
+
+
+def _eks_cluster(production: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """Moves part of the EKS_WORKLOADS lines' cost (rows of `production`, changed in place) onto the
+    cluster: one instance-hour row per node, and per node and namespace a pod row with the split cost
+    allocation columns (billed 0; split + unused cost of a node's pods = the node's cost, to the micro)."""
+    lines = list(EKS_WORKLOADS)
+    refs = [f"demo {day.isoformat()} line {number}" for number in lines]
+    index = production.set_index("row_ref").loc[refs, "effective_cost"]
+    before = _micros(index.to_numpy())
+    moved = np.array([int(round(cost * EKS_WORKLOADS[n][1])) for cost, n in zip(before, lines)], dtype=np.int64)
+    rows = production["row_ref"].isin(refs).to_numpy()
+    kept = (before - moved) / MICROS
+    order = [refs.index(ref) for ref in production.loc[rows, "row_ref"]]
+    production.loc[rows, "billed_cost"] = kept[order]
+    production.loc[rows, "effective_cost"] = kept[order]
+    production.loc[rows, "usage_quantity"] = np.round(kept[order] / 0.1, 3)
+
+    nodes = _split_exact(int(moved.sum()), np.array(list(EKS_NODES.values())))
+    # pods[k, w]: node k's cost used by namespace w; rows add up to the nodes, columns to what moved.
+    pods = np.array([_split_exact(int(node), moved.astype(float)) for node in nodes[:-1]] or
+                    np.empty((0, len(lines)), dtype=np.int64))
+    pods = np.vstack([pods, moved - pods.sum(axis=0)])
+    idle = _rng(day, "eks").uniform(*EKS_IDLE_SHARE, size=len(nodes))
+    unused = np.rint(pods * idle[:, None]).astype(np.int64)
+
+    template = production[rows].iloc[0]
+    day_start = pd.Timestamp(day, tz="UTC")
+    common = {"charge_period_start": day_start, "charge_period_end": day_start + pd.Timedelta(days=1),
+              "provider": PROVIDER, "account_id": ACCOUNTS["production"], "charge_category": "Usage",
+              "environment": "production", "is_estimated": bool(template["is_estimated"])}
+    records = []
+    for k, (node, cost) in enumerate(zip(EKS_NODES, nodes)):
+        records.append({**common, "aws_service": AWS["ec2"], "team": "platform", "service": "eks", "customer_id": None,
+                        "usage_unit": "Hrs", "resource_id": node, "billed_cost": cost / MICROS,
+                        "effective_cost": cost / MICROS, "usage_quantity": 24.0,
+                        "row_ref": f"demo {day.isoformat()} {EKS_CLUSTER} node {node}",
+                        SPLIT_PARENT: None, SPLIT_COST: None, SPLIT_UNUSED_COST: None})
+        for w, number in enumerate(lines):
+            source = production[production["row_ref"] == refs[w]].iloc[0]
+            namespace = EKS_WORKLOADS[number][0]
+            records.append({**common, "aws_service": EKS_SERVICE, "team": source["team"], "service": source["service"],
+                            "customer_id": source["customer_id"], "usage_unit": "Hrs",
+                            "resource_id": f"{EKS_CLUSTER}/{namespace}/{namespace}-{k + 1}", "billed_cost": 0.0,
+                            "effective_cost": 0.0, "usage_quantity": 24.0,
+                            "row_ref": f"demo {day.isoformat()} {EKS_CLUSTER} pod {namespace}-{k + 1}",
+                            SPLIT_PARENT: node, SPLIT_COST: (pods[k, w] - unused[k, w]) / MICROS,
+                            SPLIT_UNUSED_COST: unused[k, w] / MICROS})
+    production.drop(production.index[rows][kept[order] == 0], inplace=True)  # lines wholly on the cluster
+    return pd.DataFrame.from_records(records)
+
+
 def line_items(first: dt.date, last: dt.date, today: dt.date | None = None) -> pd.DataFrame:
-    """The demo's billing line items for UTC days first..last."""
+    """The demo's billing line items for UTC days first..last, with the EKS pods' split cost columns
+    (SPLIT_LINE_ITEM_COLUMNS; empty on other rows)."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     start = spike_start()
     frames = []
     day = first
     while day <= last:
         estimated = (today - day).days <= 2  # the last days are still estimated, as in AWS
-        frames.append(_line_frame(PRODUCTION + TOOLING, day, hourly=False, estimated=estimated, start=start))
+        production = _line_frame(PRODUCTION + TOOLING, day, hourly=False, estimated=estimated, start=start)
+        frames.append(production)
+        frames.append(_eks_cluster(production, day))
         frames.append(_line_frame(NON_PRODUCTION, day, hourly=True, estimated=estimated, start=start))
         day += dt.timedelta(days=1)
-    return pd.concat(frames, ignore_index=True)
+    items = pd.concat(frames, ignore_index=True)
+    items[SPLIT_PARENT] = items[SPLIT_PARENT].astype(object).where(items[SPLIT_PARENT].notna(), None)
+    for column in (SPLIT_COST, SPLIT_UNUSED_COST):
+        items[column] = items[column].astype(float)
+    return items[[*[c for c in items.columns if c not in SPLIT_LINE_ITEM_COLUMNS], *SPLIT_LINE_ITEM_COLUMNS]]
 
 
 def customers(day: dt.date) -> pd.DataFrame:

@@ -9,6 +9,7 @@ import yaml
 from cost_assets.allocation.assets import cost_allocation
 from cost_assets.analytics.assets import as_of_reports
 from cost_assets.demo import company
+from cost_assets.ingestion.container_splits import SPLIT_UNUSED_COST
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
 from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.warehouse import Warehouse
@@ -17,13 +18,13 @@ from cost_assets_tests.helpers import materialize_days
 
 PIPELINE = [billing_costs, customer_snapshots, service_metrics, usage_metrics, cost_allocation, as_of_reports]
 QUERY_TIME_RULES = DEMO_RULES_PATH.with_name("rules_query_time.yaml")
-# A week, weekend included; the economics scale the days with data to 30.
-FIRST, LAST = dt.date(2026, 11, 20), dt.date(2026, 11, 26)
+# Four days, a weekend included; the economics scale the days with data to 30.
+FIRST, LAST = dt.date(2026, 11, 21), dt.date(2026, 11, 24)
 THE_THREE = {"cust-007", "cust-019", "cust-031"}
 [ANALYTICS] = company.QUERY_HEAVY
 
 
-def economics(tmp_path_factory, rules_path):
+def demo_warehouse(tmp_path_factory, rules_path) -> Warehouse:
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("COST_ALLOCATION_RULES", str(rules_path))
     try:
@@ -31,18 +32,27 @@ def economics(tmp_path_factory, rules_path):
         materialize_days(PIPELINE, warehouse, FIRST, LAST)
     finally:
         monkeypatch.undo()
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def requests_warehouse(tmp_path_factory):
+    return demo_warehouse(tmp_path_factory, DEMO_RULES_PATH)
+
+
+def economics(warehouse):
     return warehouse.read("SELECT * FROM customer_unit_economics WHERE as_of_date = :day", day=LAST).set_index(
         "customer_id")
 
 
 @pytest.fixture(scope="module")
-def by_requests(tmp_path_factory):
-    return economics(tmp_path_factory, DEMO_RULES_PATH)
+def by_requests(requests_warehouse):
+    return economics(requests_warehouse)
 
 
 @pytest.fixture(scope="module")
 def by_query_time(tmp_path_factory):
-    return economics(tmp_path_factory, QUERY_TIME_RULES)
+    return economics(demo_warehouse(tmp_path_factory, QUERY_TIME_RULES))
 
 
 def negative(frame) -> set[str]:
@@ -63,6 +73,15 @@ def test_split_by_query_time_the_analytics_customer_is_negative_too(by_requests,
     assert by_query_time["monthly_infra_cost"].sum() == pytest.approx(by_requests["monthly_infra_cost"].sum(), abs=0.05)
     moved = by_query_time["monthly_infra_cost"] - by_requests["monthly_infra_cost"]
     assert moved.idxmax() == ANALYTICS and moved[ANALYTICS] > 2000
+
+
+def test_the_eks_clusters_unused_capacity_is_unallocated_as_idle(requests_warehouse):
+    idle = requests_warehouse.read("SELECT service, SUM(cost) AS cost FROM unallocated_costs WHERE reason = 'idle' "
+                                   "GROUP BY service ORDER BY service").set_index("service")["cost"]
+    items = company.line_items(FIRST, LAST)
+    unused = items.groupby("service")[SPLIT_UNUSED_COST].sum()
+    assert list(idle.index) == ["api", "data-pipeline", "worker"]
+    assert idle.to_dict() == pytest.approx(unused[idle.index].to_dict(), abs=1e-6)
 
 
 def test_the_query_time_rules_differ_from_the_demo_rules_only_in_the_shared_db_split():
