@@ -289,8 +289,7 @@ def _eks_cluster(production: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     allocation columns (billed 0; split + unused cost of a node's pods = the node's cost, to the micro)."""
     lines = list(EKS_WORKLOADS)
     refs = [f"demo {day.isoformat()} line {number}" for number in lines]
-    index = production.set_index("row_ref").loc[refs, "effective_cost"]
-    before = _micros(index.to_numpy())
+    before = _micros(production.set_index("row_ref").loc[refs, "effective_cost"].to_numpy())
     moved = np.array([int(round(cost * EKS_WORKLOADS[n][1])) for cost, n in zip(before, lines)], dtype=np.int64)
     rows = production["row_ref"].isin(refs).to_numpy()
     kept = (before - moved) / MICROS
@@ -301,17 +300,15 @@ def _eks_cluster(production: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 
     nodes = _split_exact(int(moved.sum()), np.array(list(EKS_NODES.values())))
     # pods[k, w]: node k's cost used by namespace w; rows add up to the nodes, columns to what moved.
-    pods = np.array([_split_exact(int(node), moved.astype(float)) for node in nodes[:-1]] or
-                    np.empty((0, len(lines)), dtype=np.int64))
+    pods = np.array([_split_exact(int(node), moved.astype(float)) for node in nodes[:-1]])
     pods = np.vstack([pods, moved - pods.sum(axis=0)])
     idle = _rng(day, "eks").uniform(*EKS_IDLE_SHARE, size=len(nodes))
     unused = np.rint(pods * idle[:, None]).astype(np.int64)
 
-    template = production[rows].iloc[0]
     day_start = pd.Timestamp(day, tz="UTC")
     common = {"charge_period_start": day_start, "charge_period_end": day_start + pd.Timedelta(days=1),
               "provider": PROVIDER, "account_id": ACCOUNTS["production"], "charge_category": "Usage",
-              "environment": "production", "is_estimated": bool(template["is_estimated"])}
+              "environment": "production", "is_estimated": bool(production["is_estimated"].iloc[0])}
     records = []
     for k, (node, cost) in enumerate(zip(EKS_NODES, nodes)):
         records.append({**common, "aws_service": AWS["ec2"], "team": "platform", "service": "eks", "customer_id": None,
