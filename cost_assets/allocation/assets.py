@@ -164,13 +164,18 @@ def cost_allocation(context: AssetExecutionContext, warehouse: Warehouse):
     with warehouse.engine.connect() as reader, _writer(warehouse) as writer:
         check_rule_drivers(rules, *queries.known_drivers(reader))
         for start, end in run_chunks(first, last):
-            # Inputs come from a connection of their own so the next chunk is read and
-            # allocated while the database still writes the previous one.
-            costs = queries.cost_rows(reader, start, end)
-            customers = customers_by_day(queries.snapshots_for(reader, start, end), sorted(set(costs["date"])))
-            metrics = queries.driver_metrics(reader, start, end, drivers, driver_metrics)
-            reader.rollback()  # end the read snapshot: SQLite cannot write behind an open read
-            result = allocate(costs, metrics, customers, rules)
+            try:
+                # Inputs come from a connection of their own so the next chunk is read and
+                # allocated while the database still writes the previous one.
+                costs = queries.cost_rows(reader, start, end)
+                customers = customers_by_day(queries.snapshots_for(reader, start, end), sorted(set(costs["date"])))
+                metrics = queries.driver_metrics(reader, start, end, drivers, driver_metrics)
+                reader.rollback()  # end the read snapshot: SQLite cannot write behind an open read
+                result = allocate(costs, metrics, customers, rules)
+            except Exception as exc:
+                if pending is not None:
+                    settle()  # the write in flight decides which days the message names as committed
+                raise chunk_failure(WHAT, (start, end), last, committed, exc) from exc
             if pending is not None:
                 settle()  # one write in flight
             pending = ((start, end), writer.submit(_commit_chunk, warehouse, start, end, result))

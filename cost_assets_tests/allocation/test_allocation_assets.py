@@ -101,7 +101,8 @@ def test_costs_without_a_customer_snapshot_fail_naming_the_table_and_day(sqlite_
     assert "customer_snapshots has no snapshot on or before 2026-11-09" in failure_message(result)
 
 
-def test_a_failure_in_a_later_chunk_keeps_the_committed_days_and_leaves_the_rest(warehouse, monkeypatch):
+@pytest.mark.parametrize("failing_step", ["write", "read"])
+def test_a_failure_in_a_later_chunk_keeps_the_committed_days_and_leaves_the_rest(warehouse, monkeypatch, failing_step):
     materialize_days([*INGESTION, cost_allocation], warehouse, FIRST, LAST)
     before = tables(warehouse)["customer_cost_allocation"]
     # New usage for every day: cust-001 now makes ten times its requests.
@@ -109,18 +110,29 @@ def test_a_failure_in_a_later_chunk_keeps_the_committed_days_and_leaves_the_rest
         conn.exec_driver_sql("UPDATE service_metrics SET request_count = request_count * 10 WHERE customer_id = 'cust-001'")
 
     monkeypatch.setenv("COST_RUN_CHUNK_DAYS", "1")  # one chunk per day
-    real_commit = allocation_assets._commit_chunk
+    if failing_step == "write":
+        real_commit = allocation_assets._commit_chunk
 
-    def failing_commit(warehouse_, start, end, result):
-        if start == LAST:
-            raise RuntimeError(f"disk full while writing {start}")
-        return real_commit(warehouse_, start, end, result)
+        def failing_commit(warehouse_, start, end, result):
+            if start == LAST:
+                raise RuntimeError(f"disk full while writing {start}")
+            return real_commit(warehouse_, start, end, result)
 
-    monkeypatch.setattr(allocation_assets, "_commit_chunk", failing_commit)
+        monkeypatch.setattr(allocation_assets, "_commit_chunk", failing_commit)
+    else:  # the last chunk's read fails while the previous chunk's write is in flight
+        real_cost_rows = allocation_assets.queries.cost_rows
+
+        def failing_cost_rows(conn, start, end):
+            if start == LAST:
+                raise RuntimeError(f"connection lost while reading {start}")
+            return real_cost_rows(conn, start, end)
+
+        monkeypatch.setattr(allocation_assets.queries, "cost_rows", failing_cost_rows)
     result = materialize_days([cost_allocation], warehouse, FIRST, LAST, raise_on_error=False)
     assert not result.success
     message = failure_message(result)
-    assert "disk full while writing 2026-11-11" in message
+    assert f"failed on days {LAST}..{LAST}" in message
+    assert f"{'disk full while writing' if failing_step == 'write' else 'connection lost while reading'} {LAST}" in message
     assert f"committed before the failure: days {FIRST}..{LAST - dt.timedelta(days=1)}" in message
     assert f"days {LAST}..{LAST} were left as they were" in message
 
