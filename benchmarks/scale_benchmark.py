@@ -2,7 +2,7 @@
 wall time and the peak RSS of the process that runs them (README "Scale").
 
 Run by hand:  .venv/bin/python benchmarks/scale_benchmark.py [--postgres URL]
-    [--sizes 2000x60,2000x365,20000x60,20000x365] [--chunk-days 7]
+    [--sizes 2000x60,2000x365,20000x60,20000x365] [--chunk-days 7] [--keep]
 
 Each size gets a throw-away schema with the allocation benchmark's company
 (benchmarks/allocation_benchmark.py: 20 services, every rule kind), its inputs
@@ -71,7 +71,7 @@ def measure(url: str, first: dt.date, last: dt.date, environment: dict) -> dict:
     return figures
 
 
-def run_size(server: str, customers: int, days: int, chunk_days: int) -> dict:
+def run_size(server: str, customers: int, days: int, chunk_days: int, keep: bool = False) -> dict:
     first_input = FIRST_MEASURED - dt.timedelta(days=LOOKBACK_DAYS - 1)
     last = FIRST_MEASURED + dt.timedelta(days=days - 1)
     partners = [f"cust-{c:05d}" for c in range(1, PARTNERS + 1)]
@@ -96,6 +96,8 @@ def run_size(server: str, customers: int, days: int, chunk_days: int) -> dict:
             started = time.perf_counter()
             with warehouse.engine.begin() as conn:
                 inputs = generate(conn, first_input, last, customers)
+            generate_s = time.perf_counter() - started
+            print(f"{customers}x{days}: inputs generated in {generate_s:.0f} s", flush=True)
             assert materialize_days([cost_allocation], warehouse, first_input,
                                     FIRST_MEASURED - dt.timedelta(days=1)).success
             setup_s = time.perf_counter() - started
@@ -103,12 +105,15 @@ def run_size(server: str, customers: int, days: int, chunk_days: int) -> dict:
             with warehouse.engine.connect() as conn:
                 figures["allocation_rows"] = conn.execute(text(
                     "SELECT COUNT(*) FROM customer_cost_allocation WHERE date >= :first"), {"first": FIRST_MEASURED}).scalar()
-        figures.update(customers=customers, days=days, chunk_days=chunk_days, setup_s=setup_s,
+        figures.update(customers=customers, days=days, chunk_days=chunk_days, setup_s=setup_s, generate_s=generate_s,
                        daily_cost_rows=inputs.get("daily_costs"))
         return figures
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        if keep:
+            print(f"kept the warehouse: {url}", flush=True)
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 
 
@@ -138,11 +143,14 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--sizes", default="2000x60,2000x365,20000x60,20000x365")
     parser.add_argument("--chunk-days", type=int, default=7)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the last size's schema (for benchmarks/rewrite_benchmark.py); drop it by hand")
     args = parser.parse_args()
     rows = []
-    for size in args.sizes.split(","):
+    sizes = args.sizes.split(",")
+    for index, size in enumerate(sizes):
         customers, days = (int(part) for part in size.split("x"))
-        rows.append(run_size(args.postgres, customers, days, args.chunk_days))
+        rows.append(run_size(args.postgres, customers, days, args.chunk_days, keep=args.keep and index == len(sizes) - 1))
         print(json.dumps(rows[-1]), flush=True)
         print(write_results(rows), flush=True)
 
