@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 
 import pandas as pd
+import pytest
 import yaml
 from dagster import DagsterInstance
 from sqlalchemy import create_engine, text
