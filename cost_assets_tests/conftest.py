@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -32,9 +33,8 @@ def _postgres_or_skip() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_schema_url():
-    """A URL whose search_path is a fresh schema, dropped afterwards."""
+@contextmanager
+def _postgres_schema():
     url = _postgres_or_skip()
     schema = f"cost_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -50,16 +50,41 @@ def postgres_schema_url():
 
 
 @pytest.fixture
+def postgres_schema_url():
+    """A URL whose search_path is a fresh schema, dropped afterwards."""
+    with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_schema_url():
+    """postgres_schema_url shared by a module's tests."""
+    with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_warehouse(tmp_path) -> Warehouse:
     return Warehouse(url=f"sqlite:///{tmp_path / 'warehouse.db'}")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+WAREHOUSE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=WAREHOUSE_KINDS)
 def warehouse(request, tmp_path) -> Warehouse:
     """The same test on both warehouses."""
     if request.param == "sqlite":
         return Warehouse(url=f"sqlite:///{tmp_path / 'warehouse.db'}")
     return Warehouse(url=request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture(scope="module", params=WAREHOUSE_KINDS)
+def module_warehouse(request, tmp_path_factory) -> Warehouse:
+    """`warehouse` shared by a module's tests: only for tests that do not write to it."""
+    if request.param == "sqlite":
+        return Warehouse(url=f"sqlite:///{tmp_path_factory.mktemp('warehouse') / 'warehouse.db'}")
+    return Warehouse(url=request.getfixturevalue("module_postgres_schema_url"))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from cost_assets.anomalies.assets import cost_anomalies
 from cost_assets.anomalies.sensors import cost_anomaly_alert_sensor, pipeline_failure_alert_sensor
 from cost_assets.ingestion.assets import billing_costs
 from cost_assets.resources import schema
+from cost_assets.resources.warehouse import Warehouse
 from cost_assets_tests.helpers import materialize_days
 
 SPIKE = dt.date(2026, 11, 10)
@@ -56,14 +57,32 @@ def slack():
     fake.close()
 
 
-@pytest.fixture
-def spike_pipeline(sqlite_warehouse, monkeypatch):
-    """The demo through cost_anomalies up to two days into the Lambda spike, seen from that day."""
-    monkeypatch.setattr(sensors, "_utc_today", lambda: SPIKE + dt.timedelta(days=1))
+def run_spike_pipeline(warehouse):
+    """The demo through cost_anomalies from 2026-08-01 up to two days into the Lambda spike (103 days)."""
     instance = DagsterInstance.ephemeral()
-    materialize_days([billing_costs, cost_anomalies], sqlite_warehouse, dt.date(2026, 8, 1), SPIKE + dt.timedelta(days=1),
+    materialize_days([billing_costs, cost_anomalies], warehouse, dt.date(2026, 8, 1), SPIKE + dt.timedelta(days=1),
                      instance=instance)
-    return instance, sqlite_warehouse
+    return instance, warehouse
+
+
+@pytest.fixture(scope="module")
+def shared_spike_pipeline(tmp_path_factory):
+    return run_spike_pipeline(Warehouse(url=f"sqlite:///{tmp_path_factory.mktemp('spike') / 'warehouse.db'}"))
+
+
+@pytest.fixture
+def spike_pipeline(shared_spike_pipeline, monkeypatch):
+    """The spike pipeline, seen from its last day, built once for the tests that only tick the sensor
+    (a tick reads the instance and the warehouse and writes neither; its cursor is returned)."""
+    monkeypatch.setattr(sensors, "_utc_today", lambda: SPIKE + dt.timedelta(days=1))
+    return shared_spike_pipeline
+
+
+@pytest.fixture
+def own_spike_pipeline(sqlite_warehouse, monkeypatch):
+    """The spike pipeline for a test that adds runs to it."""
+    monkeypatch.setattr(sensors, "_utc_today", lambda: SPIKE + dt.timedelta(days=1))
+    return run_spike_pipeline(sqlite_warehouse)
 
 
 def tick(instance, warehouse, webhook, cursor=None):
@@ -81,8 +100,8 @@ def dollars(text: str) -> float:
     return float(text.strip("$").replace(",", ""))
 
 
-def test_a_new_incident_is_posted_once_with_slack_payload_and_root_cause(spike_pipeline, slack):
-    instance, warehouse = spike_pipeline
+def test_a_new_incident_is_posted_once_with_slack_payload_and_root_cause(own_spike_pipeline, slack):
+    instance, warehouse = own_spike_pipeline
     cursor = tick(instance, warehouse, webhook(slack))
     assert len(slack.posts) == 1
     payload = slack.posts[0]
@@ -177,13 +196,12 @@ def test_incidents_in_a_cursor_of_the_previous_format_are_not_posted_again(sqlit
     assert len(slack.posts) == 1 and "CRITICAL cost anomaly: api on 2026-08-22" in slack.posts[0]["text"]
 
 
-def test_backfilling_old_history_does_not_alert(sqlite_warehouse, slack, monkeypatch):
+def test_backfilling_old_history_does_not_alert(spike_pipeline, slack, monkeypatch):
+    # The same 103 days, the critical spike on the last of them, seen two weeks later.
+    instance, warehouse = spike_pipeline
     monkeypatch.setattr(sensors, "_utc_today", lambda: dt.date(2026, 11, 26))
-    instance = DagsterInstance.ephemeral()
-    materialize_days([billing_costs, cost_anomalies], sqlite_warehouse, dt.date(2026, 8, 1), dt.date(2026, 11, 15),
-                     instance=instance)
-    assert sqlite_warehouse.read("SELECT COUNT(*) AS n FROM cost_anomalies")["n"].iloc[0] > 0
-    cursor = tick(instance, sqlite_warehouse, webhook(slack))
+    assert warehouse.read("SELECT COUNT(*) AS n FROM cost_anomalies WHERE severity = 'critical'")["n"].iloc[0] > 0
+    cursor = tick(instance, warehouse, webhook(slack))
     assert slack.posts == []
     assert AlertCursor.from_json(cursor).after_storage_id is not None
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from cost_assets.api.app import create_app
 from cost_assets.analytics.queries import rebuild_daily_team_costs
 from cost_assets.resources import schema
+from cost_assets_tests.helpers import table_contents
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -115,3 +116,19 @@ def api_warehouse(warehouse):
 @pytest.fixture
 def client(api_warehouse) -> TestClient:
     return TestClient(create_app(api_warehouse.resolved_url, TOKEN), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def shared_api_warehouse(module_warehouse):
+    """The filled warehouse, once per module, for the many requests that only read it;
+    fails the module if one of them changed a row."""
+    fill(module_warehouse)
+    filled = table_contents(module_warehouse)
+    yield module_warehouse
+    assert table_contents(module_warehouse) == filled, "a test using read_only_client wrote to the warehouse"
+
+
+@pytest.fixture
+def read_only_client(shared_api_warehouse) -> TestClient:
+    """`client` over the module's shared warehouse: for tests that only send requests."""
+    return TestClient(create_app(shared_api_warehouse.resolved_url, TOKEN), raise_server_exceptions=False)

@@ -2,9 +2,12 @@
 
 focus-validator needs Python >= 3.12 and pins numpy 1.x (so `pyarrow<20`
 beside it), so it never goes into the project's environment: a session
-fixture creates .cache/focus-validator-venv once, with pyenv's 3.12
-(`PYENV_VERSION=3.12.1 python3.12`) or else a plain `python3.12`, and reuses
-it; a file lock makes parallel test workers (pytest-xdist) install it once.
+fixture creates a virtualenv for this version in the user's cache
+($XDG_CACHE_HOME, else ~/.cache: cost_assets/focus-validator-2.2.1-venv) once,
+with pyenv's 3.12 (`PYENV_VERSION=3.12.1 python3.12`) or else a plain
+`python3.12`, and reuses it in later runs and other clones (installing it takes
+about a minute); a file lock makes parallel test workers (pytest-xdist) and
+concurrent runs install it once.
 When no Python 3.12 is found or the package registry cannot be reached the
 validator tests skip, unless COST_REQUIRE_FOCUS_VALIDATOR=1 (CI) turns that
 into a failure.
@@ -32,7 +35,9 @@ import pytest
 VERSION = "2.2.1"
 FOCUS_VERSION = "1.2"
 REQUIREMENTS = [f"focus-validator=={VERSION}", "pyarrow<20"]
-VENV = Path(__file__).resolve().parents[2] / ".cache" / "focus-validator-venv"
+# Outside the clone, keyed by the version: a fresh clone on the same machine does not install it again.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cost_assets"
+VENV = CACHE / f"focus-validator-{VERSION}-venv"
 READY_MARKER = VENV / f"installed-focus-validator-{VERSION}"
 # Ways to run Python 3.12, first that works wins: pyenv's 3.12.1, then whatever python3.12 is on PATH.
 PYTHON_3_12 = [({"PYENV_VERSION": "3.12.1"}, "python3.12"), ({}, "python3.12")]
@@ -64,16 +69,19 @@ def _python_3_12() -> tuple[dict, str] | None:
 @pytest.fixture(scope="session")
 def focus_validator() -> Path:
     """The focus-validator executable, installed on first use."""
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    # pytest-xdist workers share .cache: one installs, the others wait and reuse it.
-    with open(VENV.parent / "focus-validator-venv.lock", "w") as lock:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers and other runs share the cache: one installs, the others wait and reuse it.
+    with open(CACHE / f"focus-validator-{VERSION}-venv.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _install()
     return VENV / "bin" / "focus-validator"
 
 
 def _install() -> None:
-    if not READY_MARKER.exists():
+    # Installed with these requirements, and its Python still there (pyenv's may have been removed).
+    ready = (READY_MARKER.exists() and READY_MARKER.read_text() == " ".join(REQUIREMENTS) + "\n"
+             and (VENV / "bin" / "python").exists())
+    if not ready:
         shutil.rmtree(VENV, ignore_errors=True)
         python = _python_3_12()
         if python is None:

@@ -60,14 +60,32 @@ def run(warehouse, uri, monkeypatch, first=DAY1, last=DAY2, billing=FOCUS):
     return materialize_days([billing_costs], warehouse, first, last, billing=billing, raise_on_error=False)
 
 
-@pytest.fixture
-def good(warehouse, tmp_path, monkeypatch):
-    """A warehouse holding the good bill of DAY1 and DAY2, and its contents."""
+def load_good_bill(warehouse, folder, monkeypatch):
     monkeypatch.delenv("COST_MAX_UNREADABLE_AMOUNTS", raising=False)
-    path = write_focus(tmp_path / "good" / "focus.csv", focus_day(DAY1) + focus_day(DAY2))
+    path = write_focus(folder / "good" / "focus.csv", focus_day(DAY1) + focus_day(DAY2))
     assert run(warehouse, path, monkeypatch).success
     assert totals(warehouse) == [[DAY1.isoformat(), *DAY_BILL], [DAY2.isoformat(), *DAY_BILL]]
     return warehouse, snapshot(warehouse)
+
+
+@pytest.fixture
+def good(warehouse, tmp_path, monkeypatch):
+    """A warehouse holding the good bill of DAY1 and DAY2, and its contents."""
+    return load_good_bill(warehouse, tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def shared_good(module_warehouse, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return load_good_bill(module_warehouse, tmp_path_factory.mktemp("bill"), monkeypatch)
+
+
+@pytest.fixture
+def kept_good(shared_good, monkeypatch):
+    """`good`, loaded once per module and warehouse, for the tests whose run must leave it as it
+    was (each asserts so: one that changed it fails, and so do the later ones)."""
+    monkeypatch.delenv("COST_MAX_UNREADABLE_AMOUNTS", raising=False)
+    return shared_good
 
 
 def assert_refused(result, warehouse, before, *fragments: str) -> str:
@@ -94,8 +112,8 @@ def half_garbled(value) -> list[dict]:
     ("NaN", "BilledCost 'NaN' is not a number"),
     (None, "BilledCost is empty"),
 ], ids=["n/a", "NaN", "empty"])
-def test_half_garbled_amounts_fail_the_run_as_unknown_cost_not_zero(good, tmp_path, monkeypatch, value, reason):
-    warehouse, before = good
+def test_half_garbled_amounts_fail_the_run_as_unknown_cost_not_zero(kept_good, tmp_path, monkeypatch, value, reason):
+    warehouse, before = kept_good
     path = write_focus(tmp_path / "bad" / "focus.csv", half_garbled(value))
 
     result = run(warehouse, path, monkeypatch)
@@ -127,8 +145,8 @@ def test_unreadable_amounts_allowed_by_the_setting_are_quarantined_and_the_reada
 
 
 @pytest.mark.parametrize("value", ["inf", "-Infinity", "1e300", "1.2e17", "1000000000000"])
-def test_non_finite_and_absurd_amounts_fail_the_run_naming_file_row_column_and_value(good, tmp_path, monkeypatch, value):
-    warehouse, before = good
+def test_non_finite_and_absurd_amounts_fail_the_run_naming_file_row_column_and_value(kept_good, tmp_path, monkeypatch, value):
+    warehouse, before = kept_good
     rows = focus_day(DAY1) + focus_day(DAY2)
     rows[9]["BilledCost"] = value  # billed only: the effective cost stays readable
     path = write_focus(tmp_path / "bad" / "focus.csv", rows)
@@ -139,8 +157,8 @@ def test_non_finite_and_absurd_amounts_fail_the_run_naming_file_row_column_and_v
                    "COST_MAX_UNREADABLE_AMOUNTS")
 
 
-def test_infinite_amounts_in_parquet_fail_the_run(good, tmp_path, monkeypatch):
-    warehouse, before = good
+def test_infinite_amounts_in_parquet_fail_the_run(kept_good, tmp_path, monkeypatch):
+    warehouse, before = kept_good
     rows = focus_day(DAY1) + focus_day(DAY2)
     rows[2]["EffectiveCost"] = float("-inf")
     path = write_focus(tmp_path / "bad" / "focus.parquet", rows, "map")
@@ -174,8 +192,8 @@ def header_only(path):
     return path
 
 
-def test_a_header_only_file_does_not_replace_days_that_hold_data(good, tmp_path, monkeypatch):
-    warehouse, before = good
+def test_a_header_only_file_does_not_replace_days_that_hold_data(kept_good, tmp_path, monkeypatch):
+    warehouse, before = kept_good
     path = header_only(tmp_path / "late" / "focus.csv")
 
     result = run(warehouse, path, monkeypatch)
@@ -195,8 +213,8 @@ def test_a_header_only_file_on_days_without_data_writes_nothing(warehouse, tmp_p
     assert metadata["days_without_billing_rows"].value == f"{DAY1.isoformat()}, {DAY2.isoformat()}"
 
 
-def test_a_late_day_is_not_replaced_with_nothing(good, tmp_path, monkeypatch):
-    warehouse, before = good
+def test_a_late_day_is_not_replaced_with_nothing(kept_good, tmp_path, monkeypatch):
+    warehouse, before = kept_good
     path = write_focus(tmp_path / "late" / "focus.csv", focus_day(DAY1))  # DAY2's rows are not there yet
 
     result = run(warehouse, path, monkeypatch)
@@ -204,8 +222,8 @@ def test_a_late_day_is_not_replaced_with_nothing(good, tmp_path, monkeypatch):
     assert_refused(result, warehouse, before, f"has no billing rows for {DAY2.isoformat()},", "probably late")
 
 
-def test_a_window_without_rows_or_data_succeeds_and_changes_nothing(good, tmp_path, monkeypatch):
-    warehouse, before = good
+def test_a_window_without_rows_or_data_succeeds_and_changes_nothing(kept_good, tmp_path, monkeypatch):
+    warehouse, before = kept_good
     path = write_focus(tmp_path / "good2" / "focus.csv", focus_day(DAY1) + focus_day(DAY2))
 
     result = run(warehouse, path, monkeypatch, DAY3, DAY3)
@@ -233,8 +251,8 @@ def test_an_invoiced_cur2_period_may_empty_a_day_an_estimated_one_may_not(wareho
 
 # --- deliveries ------------------------------------------------------------------
 
-def test_the_same_file_twice_in_one_folder_is_refused_naming_both(good, tmp_path, monkeypatch):
-    warehouse, before = good
+def test_the_same_file_twice_in_one_folder_is_refused_naming_both(kept_good, tmp_path, monkeypatch):
+    warehouse, before = kept_good
     rows = focus_day(DAY1) + focus_day(DAY2)
     first = write_focus(tmp_path / "bill" / "focus.csv", rows)
     copy = write_focus(tmp_path / "bill" / "focus-copy.csv", rows)
@@ -244,8 +262,8 @@ def test_the_same_file_twice_in_one_folder_is_refused_naming_both(good, tmp_path
     assert_refused(result, warehouse, before, f"{copy} and {first} hold the same 16 billing rows")
 
 
-def test_the_same_file_in_two_folders_is_refused_naming_both_files(good, tmp_path, monkeypatch):
-    warehouse, before = good
+def test_the_same_file_in_two_folders_is_refused_naming_both_files(kept_good, tmp_path, monkeypatch):
+    warehouse, before = kept_good
     rows = focus_day(DAY1) + focus_day(DAY2)
     first = write_focus(tmp_path / "bill" / "march" / "focus.csv", rows)
     copy = write_focus(tmp_path / "bill" / "march-again" / "focus.csv", rows)
