@@ -110,3 +110,16 @@ def product_database(path, customers: list[tuple], requests: list[tuple], usage:
             conn.execute(text("INSERT INTO usage_metrics VALUES (:d, :s, :c, :m, :q)"),
                          {"d": day.isoformat(), "s": service, "c": customer, "m": metric, "q": quantity})
     return url
+
+
+def company_settings(monkeypatch, tmp_path, source: str, source_uri, rules: dict, app_db: str) -> dict:
+    """Point the settings at a company a test built: its billing source, its rules file (written
+    from `rules` to tmp_path/rules.yaml) and its product database. Returns the resources to run with."""
+    import yaml
+
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(yaml.safe_dump(rules))
+    monkeypatch.setenv("COST_SOURCE", source)
+    monkeypatch.setenv("COST_SOURCE_URI", str(source_uri))
+    monkeypatch.setenv("COST_ALLOCATION_RULES", str(rules_path))
+    return {"billing": BillingSourceResource(), "product_db": ProductDatabase(url=app_db)}

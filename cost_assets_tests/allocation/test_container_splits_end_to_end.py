@@ -11,10 +11,8 @@ import yaml
 
 from cost_assets.allocation.assets import CONSERVATION_CHECK, cost_allocation
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
-from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.ingestion.container_splits import UNSPLIT_INSTANCE_COST, UNUSED_CAPACITY
-from cost_assets.resources.product_db import ProductDatabase
-from cost_assets_tests.helpers import materialize_days, product_database
+from cost_assets_tests.helpers import company_settings, materialize_days, product_database
 from cost_assets_tests.ingestion.billing_files import cur_path, cur_row, write_cur
 
 DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(30)]
@@ -89,17 +87,11 @@ def company(tmp_path, monkeypatch, idle: str) -> dict:
         [(day, *row) for day in DAYS for row in [("shared-db", "c1", "db_time_ms", 1000),
                                                  ("shared-db", "c2", "db_time_ms", 3000),
                                                  ("web", None, "log_gb", 8), ("shared-db", None, "log_gb", 2)]])
-    write_rules(tmp_path, idle)
-    monkeypatch.setenv("COST_SOURCE", "cur2")
-    monkeypatch.setenv("COST_SOURCE_URI", str(root))
-    monkeypatch.setenv("COST_ALLOCATION_RULES", str(tmp_path / "rules.yaml"))
-    return {"billing": BillingSourceResource(), "product_db": ProductDatabase(url=app_db)}
+    return company_settings(monkeypatch, tmp_path, "cur2", root, rules_with(idle), app_db)
 
 
-def write_rules(tmp_path, idle: str) -> None:
-    rules = yaml.safe_load(yaml.safe_dump(RULES))
-    rules["allocation"]["idle"] = idle
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+def rules_with(idle: str) -> dict:
+    return {**RULES, "allocation": {**RULES["allocation"], "idle": idle}}
 
 
 def hand_computed(idle: str) -> tuple[dict[str, float], float]:
@@ -165,7 +157,7 @@ def test_eks_split_cost_follows_pods_to_customers_to_the_cent_with_idle_unalloca
 
     for idle in ("unallocated", "spread"):
         if idle == "spread":
-            write_rules(tmp_path, idle)
+            (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules_with(idle)))
             result = materialize_days([cost_allocation], warehouse, DAYS[0], DAYS[-1], **resources)
             assert all(c.passed for c in result.get_asset_check_evaluations())
         expected, expected_idle = hand_computed(idle)

@@ -9,19 +9,16 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from cost_assets.allocation.allocation import to_micros
 from cost_assets.allocation.assets import cost_allocation, focus_allocated_costs
 from cost_assets.allocation.focus_allocated import origin_charges
 from cost_assets.allocation.rules import load_allocation_rules
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
-from cost_assets.ingestion.billing_source import BillingSourceResource
 from cost_assets.ingestion.focus_export import export_focus_costs, main, read_focus_allocated_costs, read_focus_costs, to_export
-from cost_assets.resources.product_db import ProductDatabase
 from cost_assets.resources.schema import FOCUS_BASE_COLUMNS, FOCUS_COST_COLUMNS, FOCUS_QUANTITY_COLUMNS
 from cost_assets_tests.allocation.test_staged_allocation_end_to_end import REQUESTS, RULES, usage
-from cost_assets_tests.helpers import materialize_days, product_database
+from cost_assets_tests.helpers import company_settings, materialize_days, product_database
 from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
 from cost_assets_tests.ingestion import focus_validator as validator
 from cost_assets_tests.ingestion.focus_validator import assert_conforms, validate
@@ -54,12 +51,7 @@ def company(tmp_path, monkeypatch) -> dict:
         tmp_path / "app.db", [("c1", "One", 500, "active"), ("c2", "Two", 300, "active"), ("c3", "Three", 200, "active")],
         [(day, *row) for day in DAYS for row in REQUESTS],
         [(day, *row) for i, day in enumerate(DAYS) for row in usage(i)])
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump(RULES))
-    monkeypatch.setenv("COST_SOURCE", "focus")
-    monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "focus.csv", focus)))
-    monkeypatch.setenv("COST_ALLOCATION_RULES", str(rules))
-    return {"billing": BillingSourceResource(), "product_db": ProductDatabase(url=app_db)}
+    return company_settings(monkeypatch, tmp_path, "focus", write_focus(tmp_path / "focus.csv", focus), RULES, app_db)
 
 
 def elements(details: str | None) -> list[dict]:

@@ -13,9 +13,7 @@ from cost_assets.allocation.allocation import InvalidUsageMetric
 from cost_assets.allocation.assets import CONSERVATION_CHECK, cost_allocation
 from cost_assets.api.app import create_app
 from cost_assets.ingestion.assets import billing_costs, customer_snapshots, service_metrics, usage_metrics
-from cost_assets.ingestion.billing_source import BillingSourceResource
-from cost_assets.resources.product_db import ProductDatabase
-from cost_assets_tests.helpers import failure_message, materialize_days, product_database
+from cost_assets_tests.helpers import failure_message, company_settings, materialize_days, product_database
 from cost_assets_tests.ingestion.billing_files import focus_row, write_focus
 
 DAYS = [dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2026, 4, 3)]
@@ -76,12 +74,7 @@ def company(tmp_path, monkeypatch, rows=usage) -> dict:
         tmp_path / "app.db", [("c1", "One", 500, "active"), ("c2", "Two", 300, "active"), ("c3", "Three", 200, "active")],
         [(day, *row) for day in DAYS for row in REQUESTS],
         [(day, *row) for i, day in enumerate(DAYS) for row in rows(i)])
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump(RULES))
-    monkeypatch.setenv("COST_SOURCE", "focus")
-    monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "focus.csv", focus)))
-    monkeypatch.setenv("COST_ALLOCATION_RULES", str(rules))
-    return {"billing": BillingSourceResource(), "product_db": ProductDatabase(url=app_db)}
+    return company_settings(monkeypatch, tmp_path, "focus", write_focus(tmp_path / "focus.csv", focus), RULES, app_db)
 
 
 def test_staged_split_by_query_time_and_log_volume_matches_the_hand_computation(warehouse, tmp_path, monkeypatch):
