@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cost_assets.ingestion.line_items import TAG_COLUMNS
+from cost_assets.ingestion.line_items import LINE_ITEM_COLUMNS, TAG_COLUMNS
+from cost_assets.metadata import money, table
 
 UNUSED_CAPACITY = "UnusedCapacity"
 UNSPLIT_INSTANCE_COST = "UnsplitInstanceCost"
@@ -66,8 +67,6 @@ class SplitReport:
     missing_parents: pd.DataFrame  # date, parent_resource_id, pods, split_cost: parent not in the day's bill
 
     def metadata(self) -> dict:
-        from cost_assets.metadata import money, table
-
         return {
             "container_split_instance_days": self.instances,
             "container_split_cost_on_pods": money(self.moved_cost),
@@ -231,8 +230,6 @@ def reclassification(parents: pd.DataFrame, pods: pd.DataFrame, source_label: st
 
 
 def _line_items(rows: list[dict]) -> pd.DataFrame:
-    from cost_assets.ingestion.line_items import LINE_ITEM_COLUMNS
-
     frame = pd.DataFrame(rows, columns=["date", *PARENT_DIMENSIONS, *TAG_COLUMNS, "billed", "effective",
                                         "is_estimated", "ref"])
     start = pd.to_datetime(pd.Series(frame["date"], dtype=object)).dt.tz_localize("UTC")

@@ -104,13 +104,15 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         estimated = pd.Series(False, index=raw.index)
     parent = text(raw, SPLIT_SOURCE_COLUMNS[SPLIT_PARENT])
     is_pod = parent.notna()
-    split_amounts, split_problems = {}, []
-    for column in (SPLIT_COST, SPLIT_UNUSED_COST):
+    split_amounts, split_problems = {SPLIT_COST: 0.0, SPLIT_UNUSED_COST: 0.0}, []
+    for column in split_amounts:
         source_column = SPLIT_SOURCE_COLUMNS[column]
-        amounts, problems = parse_amounts(raw_column(raw, source_column), source_column)
-        split_amounts[column] = amounts.where(is_pod, 0.0).fillna(0.0) if source_column in raw else 0.0
-        if source_column in raw:  # a pod row's split figures must be amounts; other rows leave them empty
-            split_problems.append(problems.where(is_pod & amounts.isna()))
+        if source_column not in raw:
+            continue
+        amounts, problems = parse_amounts(raw[source_column], source_column)
+        split_amounts[column] = amounts.where(is_pod, 0.0).fillna(0.0)
+        # a pod row's split figures must be amounts; other rows leave them empty
+        split_problems.append(problems.where(is_pod & amounts.isna()))
     reasons = join_reasons(
         *split_problems,
         unparseable(raw["line_item_usage_start_date"], start, "line_item_usage_start_date", "an ISO 8601 timestamp"),
