@@ -54,22 +54,24 @@ class AsOfSummary:
         self.latest = tuple(frame[frame["as_of_date"] == frame["as_of_date"].max()] for frame in (economics, services, teams))
 
 
-def _write_as_of_reports(warehouse: Warehouse, summary: AsOfSummary, conn: Connection, first: dt.date,
-                         last: dt.date) -> None:
+def _write_as_of_reports(warehouse: Warehouse, summary: AsOfSummary, reads: queries.TrailingReads, conn: Connection,
+                         first: dt.date, last: dt.date) -> None:
     """The three as-of reports of as-of days first..last, written inside `conn`'s transaction."""
     windows = AsOfWindows(first, last)
-    allocated = queries.allocated_costs(conn, windows.start, last)
+    allocated = reads.read(conn, queries.allocated_costs, windows.start, last)
     # Days the allocation ran for: it writes allocated or unallocated rows for every day with costs.
-    allocation_days = set(pd.unique(allocated["date"])) | set(queries.unallocated_days(conn, windows.start, last))
+    allocation_days = (set(pd.unique(allocated["date"]))
+                       | set(reads.read(conn, queries.unallocated_days, windows.start, last)["date"]))
     snapshots = allocation_queries.snapshots_for(conn, first, last)
     customers = customers_by_day(snapshots, windows.as_of_days)
-    economics = unit_economics(windows, allocated, queries.overhead_costs(conn, windows.start, last),
+    economics = unit_economics(windows, allocated, reads.read(conn, queries.overhead_costs, windows.start, last),
                                allocation_days, customers)
 
-    costs = queries.service_costs(conn, windows.start, last)
+    costs = reads.read(conn, queries.service_costs, windows.start, last)
     bill_days = set(costs["date"])
     served = allocated.loc[allocated["allocated_cost"] != 0, ["date", "service", "customer_id"]]
-    services = service_report(windows, costs, queries.service_requests(conn, windows.start, last), served, bill_days)
+    services = service_report(windows, costs, reads.read(conn, queries.service_requests, windows.start, last),
+                              served, bill_days)
     teams = team_report(windows, costs, bill_days)
 
     warehouse.replace_window(conn, schema.customer_unit_economics, first, last, economics, date_column="as_of_date")
@@ -99,7 +101,8 @@ def _write_as_of_reports(warehouse: Warehouse, summary: AsOfSummary, conn: Conne
 def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
     first, last = window_days(context.partition_time_window)
     summary = AsOfSummary()
-    commit_in_chunks(warehouse, first, last, partial(_write_as_of_reports, warehouse, summary), context.log,
+    commit_in_chunks(warehouse, first, last, partial(_write_as_of_reports, warehouse, summary, queries.TrailingReads()),
+                     context.log,
                      "customer_unit_economics, service_cost_report and team_costs")
     as_of_without_data = sorted(set(day_range(first, last)) - summary.as_of_with_data)
     latest, latest_services, latest_teams = summary.latest

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select, delete, func, insert, select
 
@@ -22,12 +24,12 @@ from cost_assets.resources.sql import any_true
 def allocated_costs(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
     """date, customer_id, service, allocated_cost rows of first..last (every method).
 
-    customer_id and service come back as categoricals: a year holds millions of
+    date, customer_id and service come back as categoricals: a year holds millions of
     rows but only thousands of distinct values, and every consumer groups by them.
     """
     a = customer_cost_allocation.c
     query = select(a.date, a.customer_id, a.service, a.allocated_cost).where(a.date.between(first, last))
-    return read_frame(conn, query).astype({"customer_id": "category", "service": "category"})
+    return read_frame(conn, query, categories=("date", "customer_id", "service"))
 
 
 def overhead_costs(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -40,10 +42,10 @@ def overhead_costs(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFr
     return read_frame(conn, query)
 
 
-def unallocated_days(conn: Connection, first: dt.date, last: dt.date) -> list[dt.date]:
-    """Days of first..last with unallocated_costs rows."""
+def unallocated_days(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """date: the days of first..last with unallocated_costs rows."""
     u = unallocated_costs.c
-    return list(read_frame(conn, select(u.date).where(u.date.between(first, last)).distinct())["date"])
+    return read_frame(conn, select(u.date).where(u.date.between(first, last)).distinct())
 
 
 def service_costs(conn: Connection, first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -88,3 +90,53 @@ def daily_team_costs_totals(first: dt.date, last: dt.date) -> Select:
         select(func.count().label("rows"), func.sum(daily_team_costs.c.effective_cost).label("cost"))
         .where(daily_team_costs.c.date.between(first, last))
     )
+
+
+WindowRead = Callable[[Connection, dt.date, dt.date], pd.DataFrame]
+
+
+class TrailingReads:
+    """Reads of consecutive chunks' trailing windows (one per chunk, in order, in one run).
+
+    A chunk's as-of days need the 59 days before them, which the previous chunk
+    read: those rows are kept and only the chunk's own days are read, so a run
+    reads each day once whatever its chunk size. Rows are kept per query
+    function; each frame has a `date` column.
+    """
+
+    def __init__(self) -> None:
+        self._read: dict[WindowRead, tuple[dt.date, dt.date, pd.DataFrame]] = {}
+
+    def read(self, conn: Connection, query: WindowRead, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """query's rows of first..last."""
+        kept = self._read.pop(query, None)
+        if kept is None or not kept[0] <= first <= kept[1] + dt.timedelta(days=1) <= last:
+            frame = query(conn, first, last)
+        else:
+            frame = _concat(_days_from(kept[2], first), query(conn, kept[1] + dt.timedelta(days=1), last))
+        self._read[query] = (first, last, frame)
+        return frame
+
+
+def _days_from(frame: pd.DataFrame, first: dt.date) -> pd.DataFrame:
+    dates = frame["date"]
+    if isinstance(dates.dtype, pd.CategoricalDtype):  # compare the few days, not every row
+        keep = np.asarray([day >= first for day in dates.cat.categories], dtype=bool)[dates.cat.codes.to_numpy()]
+    else:
+        keep = np.asarray([day >= first for day in dates], dtype=bool)
+    return frame[keep]
+
+
+def _concat(kept: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """kept then new rows; categorical columns stay categorical over both frames' values."""
+    if new.empty:
+        return kept.reset_index(drop=True)
+    for name in kept.columns:
+        if isinstance(kept[name].dtype, pd.CategoricalDtype):
+            union = kept[name].cat.categories.union(new[name].astype("category").cat.categories)
+            kept = kept.assign(**{name: kept[name].cat.set_categories(union)})
+            new = new.assign(**{name: new[name].astype("category").cat.set_categories(union)})
+    frame = pd.concat([kept, new], ignore_index=True)
+    if "date" in frame and isinstance(frame["date"].dtype, pd.CategoricalDtype):
+        frame["date"] = frame["date"].cat.remove_unused_categories()
+    return frame
