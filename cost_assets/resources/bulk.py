@@ -55,6 +55,8 @@ def insert_rows(conn: Connection, table: Table, rows: pd.DataFrame) -> None:
     On PostgreSQL, rows already in primary-key order load fastest.
     """
     columns = [c for c in table.columns if c.name in rows.columns]
+    if rows.empty:
+        return
     if _is_postgres(conn):
         try:
             arrays = [pa.array(rows[c.name], type=_arrow_type(c.type), from_pandas=True) for c in columns]
@@ -63,7 +65,27 @@ def insert_rows(conn: Connection, table: Table, rows: pd.DataFrame) -> None:
         if arrays is not None:
             _copy(conn, table, columns, arrays)
             return
-    conn.execute(table.insert(), records(rows, table))
+    if conn.dialect.paramstyle != "qmark":
+        conn.execute(table.insert(), records(rows, table))
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
+                 f"({', '.join(quote(c.name) for c in columns)}) VALUES ({', '.join('?' * len(columns))})")
+    conn.exec_driver_sql(statement, list(zip(*(_driver_values(conn, rows[c.name], c.type) for c in columns))))
+
+
+def _driver_values(conn: Connection, values: pd.Series, sql_type: TypeEngine) -> list:
+    """A column's values as the driver takes them, missing ones as None: converted by the
+    column type's own bind processor (what an executemany of dicts would do, row by row),
+    floats as they are."""
+    if isinstance(sql_type, (Numeric, Float)) and pd.api.types.is_float_dtype(values.dtype):
+        array = values.to_numpy(dtype=object)
+        array[values.isna().to_numpy()] = None
+        return array.tolist()
+    processor = sql_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    array = values.astype(object).to_numpy()
+    missing = pd.isna(array)
+    return [None if absent else (processor(value) if processor else value) for value, absent in zip(array, missing)]
 
 
 def _copy(conn: Connection, table: Table, columns: list, arrays: list[pa.Array]) -> None:

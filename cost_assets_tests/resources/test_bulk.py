@@ -90,3 +90,18 @@ def test_values_arrow_cannot_type_still_insert(warehouse):
     with warehouse.transaction() as conn:
         warehouse.replace_window(conn, schema.customer_snapshots, DAY, DAY, rows)
     assert warehouse.read("SELECT mrr FROM customer_snapshots")["mrr"].tolist() == [1500.25]
+
+
+def test_categorical_columns_read_as_the_same_values(warehouse):
+    rows = awkward_rows()
+    c = schema.hourly_costs.c
+    query = select(c.resource_id, c.date, c.aws_service, c.effective_cost).order_by(c.resource_id)
+    with warehouse.transaction() as conn:
+        warehouse.replace_window(conn, schema.hourly_costs, DAY, DAY, rows)
+        plain = read_frame(conn, query)
+        coded = read_frame(conn, query, categories=("date", "aws_service"))
+        empty = read_frame(conn, query.where(c.resource_id == "none"), categories=("date",))
+    assert isinstance(coded["date"].dtype, pd.CategoricalDtype) and isinstance(coded["aws_service"].dtype, pd.CategoricalDtype)
+    assert coded["date"].tolist() == plain["date"].tolist() == [DAY] * len(rows)
+    assert coded["aws_service"].tolist() == plain["aws_service"].tolist()
+    assert empty.empty and isinstance(empty["date"].dtype, pd.CategoricalDtype)

@@ -49,6 +49,7 @@ from cost_assets.ingestion.sources.files import (
     file_columns,
     list_billing_files,
     month_after,
+    prefetched,
     read_batches,
     s3_client,
 )
@@ -349,9 +350,9 @@ class BillingFileSource:
                 collected.hold(low.tz_convert("UTC").date(), high.tz_convert("UTC").date())
             return skip
 
-        for first_row, batch in read_batches(file, columns, client, skip_row_group=outside_window,
-                                             batch_rows=scan.BATCH_ROWS,
-                                             dictionary_columns=(self.tags_column, *self.dictionary_columns)):
+        batches = read_batches(file, columns, client, skip_row_group=outside_window, batch_rows=scan.BATCH_ROWS,
+                               dictionary_columns=(self.tags_column, *self.dictionary_columns))
+        for first_row, batch in prefetched(batches):
             self._collect_batch(file, first_row, batch, rules, start, end, collected)
 
     def _collect_batch(self, file: BillingFile, first_row: int, batch: pa.Table, rules: Rules, start, end,

@@ -14,9 +14,10 @@ import fnmatch
 import glob
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, TypeVar
 
 import boto3
 import pyarrow as pa
@@ -37,6 +38,8 @@ CSV_BLOCK_BYTES = 16 << 20
 CSV_HEADER_BLOCK_BYTES = 1 << 20
 S3_READ_BYTES = 8 << 20  # one ranged GET per 8 MiB
 PARQUET_BATCH_ROWS = 250_000
+T = TypeVar("T")
+_DONE = object()  # the end of prefetched()'s items
 
 
 class BillingFileError(RuntimeError):
@@ -265,6 +268,23 @@ def read_batches(
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is reported naming the file
         raise _wrap_errors(file, exc) from exc
+
+
+def prefetched(batches: Iterator[T]) -> Iterator[T]:
+    """The items of `batches`, each next one read in a background thread while the caller
+    works on the current one (Arrow's file reads let go of the GIL); at most two are held."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            upcoming = pool.submit(next, batches, _DONE)
+            while (item := upcoming.result()) is not _DONE:
+                upcoming = pool.submit(next, batches, _DONE)
+                yield item
+        finally:
+            upcoming.cancel()
+            wait([upcoming])
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # the file is closed as soon as the caller stops
 
 
 def _parquet_batches(parquet: pq.ParquetFile, columns: list[str], skip_row_group,

@@ -55,6 +55,7 @@ def _from_map(values: pa.ChunkedArray, rules: Rules) -> pd.DataFrame:
     filled = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(items.dictionary), ""), False).to_numpy(zero_copy_only=False)
     usable = (item_codes >= 0) & np.append(filled, False)[item_codes]
     usable &= maps.is_valid().to_numpy(zero_copy_only=False)[parents]  # a null map may still span entries
+    values = pd.Index(items.dictionary.to_numpy(zero_copy_only=False), dtype=object)  # every tag column's categories
     frame = {}
     for column in TAG_COLUMNS:
         aliases = rules.tag_keys[TAG_DIMENSION[column]]
@@ -71,8 +72,7 @@ def _from_map(values: pa.ChunkedArray, rules: Rules) -> pd.DataFrame:
             for position in present[::-1]:  # the first alias is written last and wins
                 hits = candidates[candidate_rank == position] if len(present) > 1 else candidates
                 chosen[parents[hits]] = item_codes[hits]
-        frame[column] = pd.Categorical.from_codes(
-            chosen, categories=pd.Index(items.dictionary.to_numpy(zero_copy_only=False), dtype=object), validate=False)
+        frame[column] = pd.Categorical.from_codes(chosen, categories=values, validate=False)
     result = pd.DataFrame(frame)
     result[TAG_ERROR] = None
     return result
