@@ -220,6 +220,7 @@ def child(uri: str, first: dt.date, last: dt.date) -> None:
 
     from dagster import DagsterInstance
 
+    phases = _timed_phases()
     warehouse = Warehouse(url=f"sqlite:///{OUT / f'warehouse-{first}-{last}.db'}")
     warehouse.create_schema()
     instance = DagsterInstance.ephemeral()
@@ -242,7 +243,39 @@ def child(uri: str, first: dt.date, last: dt.date) -> None:
         "reconciled": checks["daily_costs_match_source_totals"],
         "peak_rss_mb": peak_rss_mb(),
         "load_average": os.getloadavg()[0],  # other work on the machine slows the run
+        "phases": dict(phases),
     }))
+
+
+PHASES = {  # (module, attribute) -> phase of the billing_costs step
+    ("cost_assets.ingestion.sources.billing_files", "BillingFileSource.fetch"): "fetch",
+    ("cost_assets.ingestion.sources.billing_files", "extract_tags"): "tags",
+    ("cost_assets.ingestion.sources.billing_files", "BillingFileSource._collect_fast"): "duckdb",
+    ("cost_assets.resources.warehouse", "Warehouse.replace_window"): "write",
+}
+
+
+def _timed_phases() -> dict[str, float]:
+    """Seconds spent in each of PHASES' functions (wrapped in place; a handful of calls per batch)."""
+    import functools
+    import importlib
+
+    spent = dict.fromkeys(PHASES.values(), 0.0)
+    for (module_name, attribute), phase in PHASES.items():
+        owner = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        function = getattr(owner, name)
+
+        def timed(*args, _function=function, _phase=phase, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _function(*args, **kwargs)
+            finally:
+                spent[_phase] += time.perf_counter() - started
+        setattr(owner, name, functools.wraps(function)(timed))
+    return spent
 
 
 def measure(*args: str) -> dict:
@@ -332,6 +365,22 @@ def main() -> None:
             f"{result['reference_peak_rss_mb']:,.0f} MB | {run['daily_rows']:,} ({ref['daily_rows']:,}) | "
             f"{run['effective']:,.2f} ({ref['effective']:,.2f}) | {'yes' if run['reconciled'] else 'NO'} |"
         )
+    lines += [
+        "",
+        "Where the best run's step went (s): `fetch` reads the files (Parquet batches, the next read in a background "
+        "thread), takes the tags from the map column (`tags`) and sums each batch in DuckDB (`duckdb`: trimming, "
+        "the grouped query, line item id hashes); then line items are prepared, checked and written (`write`: "
+        "daily_costs, hourly_costs, rejected rows). The reference does none of the id hashing, validation or writing.",
+        "",
+        "| run | step | fetch | of which tags | of which DuckDB | of which reading and the rest | write | the rest of the step |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        run, phase = result["run"], result["run"]["phases"]
+        lines.append(
+            f"| {result['name']} | {run['step_seconds']:.2f} | {phase['fetch']:.2f} | {phase['tags']:.2f} | "
+            f"{phase['duckdb']:.2f} | {phase['fetch'] - phase['tags'] - phase['duckdb']:.2f} | {phase['write']:.2f} | "
+            f"{run['step_seconds'] - phase['fetch'] - phase['write']:.2f} |")
     loads = [load for result in results for load in result["loads"]]
     lines += [
         "",
