@@ -9,8 +9,8 @@ Each size gets a throw-away schema with the allocation benchmark's company
 generated in SQL, and the 59 days before the measured range allocated first so
 the first as-of day has a full window. Then one child process (a fresh Python,
 as a run worker would be) runs cost_allocation and as_of_reports over the
-range, each as one Dagster run; the parent reads the child's peak RSS from
-wait4's rusage. Writes benchmarks/SCALE_RESULTS.md.
+range, each as one Dagster run, and reports its own peak RSS (VmHWM). Writes
+benchmarks/SCALE_RESULTS.md.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import datetime as dt
 import json
 import os
 import platform
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,23 +53,35 @@ for name, asset in (("allocation_s", cost_allocation), ("economics_s", as_of_rep
     started = time.perf_counter()
     assert materialize_days([asset], warehouse, first, last).success
     seconds[name] = time.perf_counter() - started
+# VmHWM: this process's own peak since exec. wait4's ru_maxrss would also count the parent's
+# pages at spawn (Linux carries the pre-exec high-water mark over), and the parent ran the setup.
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+seconds["peak_rss_gb"] = int(status["VmHWM"].split()[0]) / 1024 / 1024
 print(json.dumps(seconds))
 """
 
 
+CHUNK_LINE = re.compile(r"customer_unit_economics, service_cost_report and team_costs: committed days "
+                        r"\S+ in (?P<seconds>[\d.]+) s")
+
+
 def measure(url: str, first: dt.date, last: dt.date, environment: dict) -> dict:
-    """Run the child; its wall times and peak RSS (GB)."""
-    with tempfile.TemporaryFile("w+") as out:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, url, first.isoformat(), last.isoformat()],
-                                 stdout=out, stderr=subprocess.DEVNULL, env=environment)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
+    """Run the child; its wall times, peak RSS (GB), and the as-of reports' seconds per chunk."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as log:
+        child = subprocess.run([sys.executable, "-c", CHILD, url, first.isoformat(), last.isoformat()],
+                               stdout=out, stderr=log, env=environment, check=False)
         out.seek(0)
         printed = out.read().strip().splitlines()
+        log.seek(0)
+        chunk_seconds = [float(m["seconds"]) for m in CHUNK_LINE.finditer(log.read())]
     if child.returncode != 0:
         raise RuntimeError(f"the measured run failed (exit {child.returncode})")
     figures = json.loads(printed[-1])
-    figures["peak_rss_gb"] = usage.ru_maxrss / 1024 / 1024  # KiB on Linux
+    figures["load_average"] = os.getloadavg()[0]  # other work on the machine slows the run
+    # Whether a chunk's cost grows as the tables do: the first and last quarter of the chunks.
+    quarter = max(1, len(chunk_seconds) // 4)
+    figures["economics_chunk_s"] = (statistics.median(chunk_seconds[:quarter]) if chunk_seconds else None,
+                                    statistics.median(chunk_seconds[-quarter:]) if chunk_seconds else None)
     return figures
 
 
@@ -117,6 +131,10 @@ def run_size(server: str, customers: int, days: int, chunk_days: int, keep: bool
         admin.dispose()
 
 
+def _pair(seconds: tuple) -> str:
+    return " / ".join("-" if s is None else f"{s:.1f}" for s in seconds)
+
+
 def write_results(rows: list[dict]) -> str:
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, PostgreSQL "
@@ -124,15 +142,16 @@ def write_results(rows: list[dict]) -> str:
         "Dagster run over the range.",
         "",
         "| customers | days | chunk (days) | allocation rows | allocation s | economics s | total s | "
-        "s per 1M customer-days | peak RSS (GB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "s per 1M customer-days | peak RSS (GB) | economics s per chunk, first / last quarter (median) | "
+        "load average at the end |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         total = r["allocation_s"] + r["economics_s"]
         per = total / (r["customers"] * r["days"] / 1e6)
         lines.append(f"| {r['customers']:,} | {r['days']} | {r['chunk_days']} | {r['allocation_rows']:,} | "
                      f"{r['allocation_s']:.1f} | {r['economics_s']:.1f} | {total:.1f} | {per:.1f} | "
-                     f"{r['peak_rss_gb']:.2f} |")
+                     f"{r['peak_rss_gb']:.2f} | {_pair(r['economics_chunk_s'])} | {r['load_average']:.1f} |")
     text_ = "\n".join(lines) + "\n"
     RESULTS.write_text(text_)
     return text_

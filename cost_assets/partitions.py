@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import logging
 from typing import TYPE_CHECKING, Callable, TypeVar
 
@@ -111,6 +112,7 @@ def commit_in_chunks(
     committed: list[tuple[dt.date, dt.date]] = []
     results = []
     for start, end in run_chunks(first, last):
+        started = time.perf_counter()
         try:
             with warehouse.transaction() as conn:
                 results.append(write_chunk(conn, start, end))
@@ -118,5 +120,6 @@ def commit_in_chunks(
             raise chunk_failure(what, (start, end), last, committed, exc) from exc
         committed.append((start, end))
         if log is not None and (start, end) != (first, last):
-            log.info(f"{what}: committed days {start.isoformat()}..{end.isoformat()}")
+            log.info(f"{what}: committed days {start.isoformat()}..{end.isoformat()} "
+                     f"in {time.perf_counter() - started:.1f} s")
     return results
