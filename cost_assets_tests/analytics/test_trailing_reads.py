@@ -20,13 +20,17 @@ def _rows(first: dt.date, last: dt.date) -> pd.DataFrame:
     return frame.astype({"date": "category", "customer_id": "category"})
 
 
-def test_a_chunk_reads_only_its_own_days_and_gets_the_same_rows_as_a_whole_read():
-    asked = []
-
+def _recorded(asked: list):
+    """A query of _rows that notes each range it is asked for."""
     def query(conn, first, last):
         asked.append((first, last))
         return _rows(first, last)
+    return query
 
+
+def test_a_chunk_reads_only_its_own_days_and_gets_the_same_rows_as_a_whole_read():
+    asked = []
+    query = _recorded(asked)
     reads = TrailingReads()
     for chunk_first in (DAY + dt.timedelta(days=59), DAY + dt.timedelta(days=66), DAY + dt.timedelta(days=73)):
         start, last = chunk_first - dt.timedelta(days=59), chunk_first + dt.timedelta(days=6)
@@ -44,11 +48,7 @@ def test_a_chunk_reads_only_its_own_days_and_gets_the_same_rows_as_a_whole_read(
 
 def test_a_range_that_does_not_follow_the_last_one_is_read_whole():
     asked = []
-
-    def query(conn, first, last):
-        asked.append((first, last))
-        return _rows(first, last)
-
+    query = _recorded(asked)
     reads = TrailingReads()
     reads.read(None, query, DAY, DAY + dt.timedelta(days=9))
     frame = reads.read(None, query, DAY + dt.timedelta(days=20), DAY + dt.timedelta(days=29))  # a gap: not a next chunk
