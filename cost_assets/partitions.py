@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import logging
+import time
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from dagster import AssetDep, BackfillPolicy, DailyPartitionsDefinition, TimeWindow, TimeWindowPartitionMapping

@@ -101,8 +101,8 @@ def _write_as_of_reports(warehouse: Warehouse, summary: AsOfSummary, reads: quer
 def as_of_reports(context: AssetExecutionContext, warehouse: Warehouse):
     first, last = window_days(context.partition_time_window)
     summary = AsOfSummary()
-    commit_in_chunks(warehouse, first, last, partial(_write_as_of_reports, warehouse, summary, queries.TrailingReads()),
-                     context.log,
+    write_chunk = partial(_write_as_of_reports, warehouse, summary, queries.TrailingReads())
+    commit_in_chunks(warehouse, first, last, write_chunk, context.log,
                      "customer_unit_economics, service_cost_report and team_costs")
     as_of_without_data = sorted(set(day_range(first, last)) - summary.as_of_with_data)
     latest, latest_services, latest_teams = summary.latest

@@ -123,7 +123,7 @@ def _days_from(frame: pd.DataFrame, first: dt.date) -> pd.DataFrame:
     if isinstance(dates.dtype, pd.CategoricalDtype):  # compare the few days, not every row
         keep = np.asarray([day >= first for day in dates.cat.categories], dtype=bool)[dates.cat.codes.to_numpy()]
     else:
-        keep = np.asarray([day >= first for day in dates], dtype=bool)
+        keep = (dates >= first).to_numpy(dtype=bool)
     return frame[keep]
 
 
@@ -133,9 +133,10 @@ def _concat(kept: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         return kept.reset_index(drop=True)
     for name in kept.columns:
         if isinstance(kept[name].dtype, pd.CategoricalDtype):
-            union = kept[name].cat.categories.union(new[name].astype("category").cat.categories)
+            added = new[name].astype("category")
+            union = kept[name].cat.categories.union(added.cat.categories)
             kept = kept.assign(**{name: kept[name].cat.set_categories(union)})
-            new = new.assign(**{name: new[name].astype("category").cat.set_categories(union)})
+            new = new.assign(**{name: added.cat.set_categories(union)})
     frame = pd.concat([kept, new], ignore_index=True)
     if "date" in frame and isinstance(frame["date"].dtype, pd.CategoricalDtype):
         frame["date"] = frame["date"].cat.remove_unused_categories()

@@ -54,20 +54,19 @@ def insert_rows(conn: Connection, table: Table, rows: pd.DataFrame) -> None:
 
     On PostgreSQL, rows already in primary-key order load fastest.
     """
-    columns = [c for c in table.columns if c.name in rows.columns]
     if rows.empty:
         return
+    columns = [c for c in table.columns if c.name in rows.columns]
     if _is_postgres(conn):
         try:
             arrays = [pa.array(rows[c.name], type=_arrow_type(c.type), from_pandas=True) for c in columns]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays = None  # values Arrow will not convert exactly (Decimal, dates as text): the driver converts them
-        if arrays is not None:
-            _copy(conn, table, columns, arrays)
+            # values Arrow will not convert exactly (Decimal, dates as text): the driver converts them
+            conn.execute(table.insert(), records(rows, table))
             return
-    if conn.dialect.paramstyle != "qmark":
-        conn.execute(table.insert(), records(rows, table))
+        _copy(conn, table, columns, arrays)
         return
+    # SQLite: one executemany of tuples (pysqlite's paramstyle is qmark)
     quote = conn.dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
                  f"({', '.join(quote(c.name) for c in columns)}) VALUES ({', '.join('?' * len(columns))})")
