@@ -55,6 +55,9 @@ def origin_charges(rows: pd.DataFrame, rules: AllocationRules) -> pd.DataFrame:
     rows = rows.reset_index(drop=True).copy()
     rows["date"] = pd.to_datetime(rows["ChargePeriodStart"].str[:10]).dt.date
     key = rows[ORIGIN_KEY].astype(object).where(rows[ORIGIN_KEY].notna(), "\x00").astype(str).agg("|".join, axis=1)
+    # charges on an invoice are told apart by it; those on none keep the ids they had before invoice ids
+    invoiced = rows["InvoiceId"].notna()
+    key = key.where(~invoiced, key + "|" + rows["InvoiceId"].astype(str))
     digest = key.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:16])
     repeat = digest.groupby(digest).cumcount()  # units that map to one FOCUS unit (Hrs, Hours)
     rows["x_OriginChargeId"] = digest.where(repeat == 0, digest + "-" + repeat.astype(str))

@@ -261,6 +261,7 @@ def _line_frame(lines: list[CostLine], day: dt.date, hourly: bool, estimated: bo
                     "customer_id": line.customer_id,
                     "environment": line.environment,
                     "usage_unit": line.usage_unit,
+                    "invoice_id": "",  # like Cost Explorer, the demo's bill has no invoice ids
                     "resource_id": f"demo-{line.environment or 'untagged'}-{line.service or 'untagged'}-{number}",
                     "billed_cost": cost,
                     "effective_cost": cost,
@@ -308,7 +309,7 @@ def _eks_cluster(production: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     day_start = pd.Timestamp(day, tz="UTC")
     common = {"charge_period_start": day_start, "charge_period_end": day_start + pd.Timedelta(days=1),
               "provider": PROVIDER, "account_id": ACCOUNTS["production"], "charge_category": "Usage",
-              "environment": "production", "is_estimated": bool(production["is_estimated"].iloc[0])}
+              "invoice_id": "", "environment": "production", "is_estimated": bool(production["is_estimated"].iloc[0])}
     records = []
     for k, (node, cost) in enumerate(zip(EKS_NODES, nodes)):
         records.append({**common, "aws_service": AWS["ec2"], "team": "platform", "service": "eks", "customer_id": None,

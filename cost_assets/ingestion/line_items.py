@@ -17,7 +17,7 @@ from cost_assets.settings import UNTAGGED
 TAG_COLUMNS = ["team", "service", "customer_id", "environment"]
 # Tag column -> rules-file dimension.
 TAG_DIMENSION = {"team": "team", "service": "service", "customer_id": "customer", "environment": "environment"}
-DIMENSION_COLUMNS = ["provider", "account_id", "aws_service", "charge_category", *TAG_COLUMNS, "usage_unit"]
+DIMENSION_COLUMNS = ["provider", "account_id", "aws_service", "charge_category", *TAG_COLUMNS, "usage_unit", "invoice_id"]
 MONEY_COLUMNS = ["billed_cost", "effective_cost"]
 MEASURE_COLUMNS = [*MONEY_COLUMNS, "usage_quantity"]
 
@@ -121,7 +121,7 @@ def prepare_line_items(raw: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     items["charge_period_end"] = end
     for column in TAG_COLUMNS:
         items[column] = normalize_tags(items[column], column, rules)
-    for column in ["provider", "account_id", "aws_service", "charge_category", "usage_unit", "resource_id"]:
+    for column in ["provider", "account_id", "aws_service", "charge_category", "usage_unit", "invoice_id", "resource_id"]:
         items[column] = items[column].astype("string").fillna("").astype(object)
     for column in TEXT_WIDTHS:
         lengths = too_wide(items[column], column)

@@ -7,10 +7,11 @@ One row per daily_costs row, with two adjustments so the view reads as FOCUS:
   Usage row with CommitmentDiscountStatus Unused (effective, billed 0), as the
   FOCUS examples show it. Both sums stay equal to daily_costs'.
 
-The warehouse keeps neither list prices nor payer accounts nor SKUs nor
-invoice ids: ListCost and ContractedCost carry BilledCost, BillingAccountId
-the sub-account, InvoiceId and the SKU and resource columns are null (daily
-rows span many of them). ServiceCategory and ServiceSubcategory come from the
+The warehouse keeps neither list prices nor payer accounts nor SKUs: ListCost
+and ContractedCost carry BilledCost, BillingAccountId the sub-account, the SKU
+and resource columns are null (daily rows span many of them). InvoiceId is the
+source's invoice id (CUR 2.0 bill_invoice_id, FOCUS InvoiceId), null while a
+charge is not invoiced and for sources without one (Cost Explorer, demo). ServiceCategory and ServiceSubcategory come from the
 provider service's name, PricingUnit and ConsumedUnit are the usage unit in
 FOCUS's unit format (Hrs -> Hours, GB-Mo -> GB-Months).
 Allocation tags are in Tags (JSON) and in x_ columns.
@@ -202,7 +203,7 @@ def _columns(dialect: str) -> dict[str, str]:
         "ContractedCost": "billed_cost",
         "ContractedUnitPrice": null_number,
         "EffectiveCost": f"CASE WHEN {fee} THEN 0 ELSE effective_cost END",
-        "InvoiceId": null_text,
+        "InvoiceId": "NULLIF(invoice_id, '')",
         "InvoiceIssuerName": provider,
         "ListCost": "billed_cost",
         "ListUnitPrice": null_number,

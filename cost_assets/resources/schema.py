@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -38,6 +39,10 @@ def _tag_columns() -> list[Column]:
     ]
 
 
+INVOICE_ID_COMMENT = ("Provider invoice the charge is on (CUR 2.0 bill_invoice_id, FOCUS InvoiceId); '' while not "
+                      "invoiced and for sources without invoice ids (Cost Explorer, demo)")
+
+
 def _cost_dimensions() -> list[Column]:
     return [
         Column("provider", String(64), primary_key=True, comment="Cloud provider, e.g. AWS"),
@@ -46,6 +51,7 @@ def _cost_dimensions() -> list[Column]:
         Column("charge_category", String(64), primary_key=True, comment="Usage, Credit, Refund, Tax, Purchase, ... (Cost Explorer RECORD_TYPE / CUR line item type / FOCUS ChargeCategory, UnusedCommitment for FOCUS unused commitment; UnusedCapacity and UnsplitInstanceCost for unused container capacity)"),
         *_tag_columns(),
         Column("usage_unit", String(64), primary_key=True, comment="Unit of usage_quantity, e.g. Hrs, GB-Mo"),
+        Column("invoice_id", String(128), primary_key=True, server_default=text("''"), comment=INVOICE_ID_COMMENT),
     ]
 
 

@@ -198,3 +198,21 @@ def test_rounding_netting_charges_and_unplaced_reasons_on_the_pure_function():
     direct = rows[rows["ServiceName"] == "provider service 4"]
     assert direct[["x_CustomerId", "AllocatedResourceName", "AllocatedMethodId", "EffectiveCost"]].values.tolist() == [
         ["cust-a", "A", "dedicated", 2.5]]
+
+
+def test_origin_charge_ids_tell_invoices_apart_whatever_the_row_order():
+    # Two charges alike but for their invoice (e.g. a Marketplace invoice), and one not invoiced yet.
+    charge = {"ChargePeriodStart": "2026-04-01T00:00:00Z", "ProviderName": "AWS", "SubAccountId": "111122223333",
+              "ServiceName": "Amazon Elastic Compute Cloud", "x_ChargeCategory": "Usage", "ChargeCategory": "Usage",
+              "CommitmentDiscountStatus": None, "x_Team": "core", "x_Service": "api", "x_CustomerId": "untagged",
+              "x_Environment": "production", "PricingUnit": "Hours", "ConsumedUnit": "Hours"}
+    rows = pd.DataFrame([{**charge, "InvoiceId": invoice} for invoice in ("INV-A", "INV-B", None)])
+    rules = load_allocation_rules()
+
+    def ids(frame: pd.DataFrame) -> dict:
+        found = origin_charges(frame, rules)
+        return dict(zip(found["InvoiceId"].fillna("none"), found["x_OriginChargeId"]))
+
+    forward, backward = ids(rows), ids(rows.iloc[::-1])
+    assert forward == backward and len(set(forward.values())) == 3
+    assert not any("-" in charge_id for charge_id in forward.values())  # no order-dependent repeat suffix

@@ -254,3 +254,26 @@ def test_an_unreadable_s3_object_fails_naming_the_key(tmp_path, monkeypatch, s3_
     client.put_object(Bucket=bucket, Key=key, Body=b"PAR1 this is not parquet")
     with pytest.raises(BillingFileError, match=f"s3://{bucket}/{key} cannot be read"):
         Cur2Source(f"s3://{bucket}/exports").fetch(DAY1, DAY1, load_rules())
+
+
+@pytest.mark.parametrize("fmt, tags_as", [("parquet", "map"), ("csv.gz", "json")])
+def test_invoice_ids_are_kept_per_invoice_and_shown_as_focus_invoice_id(warehouse, tmp_path, monkeypatch, fmt, tags_as):
+    # DAY1 invoiced, one Usage line on a second invoice (e.g. a Marketplace invoice); DAY2 not invoiced yet.
+    rows = cur_day(DAY1) + [cur_row(DAY1, "Usage", 0.75, invoice=" INV-2 ")] + cur_day(DAY2, invoice=None)
+    write_cur(cur_path(tmp_path, "2026-03", fmt), rows, tags_as)
+    monkeypatch.setenv("COST_SOURCE_URI", str(tmp_path))
+
+    result = materialize_days([billing_costs], warehouse, DAY1, DAY2, billing=CUR2)
+
+    assert result.success, failure_message(result)
+    usage = warehouse.read("SELECT date, invoice_id, billed_cost, is_estimated FROM daily_costs "
+                           "WHERE charge_category = 'Usage' ORDER BY date, invoice_id")
+    assert [[str(d), i, round(float(b), 6), bool(e)] for d, i, b, e in usage.values.tolist()] == [
+        [str(DAY1), "INV-1", 10.0, False], [str(DAY1), "INV-2", 0.75, False], [str(DAY2), "", 10.0, True]]
+    for day, extra in ((DAY1, 0.75), (DAY2, 0.0)):
+        assert daily_by_category(warehouse, day)["billed"].sum() == pytest.approx(EXPECTED_BILLED + extra)
+    view = warehouse.read('SELECT "ChargePeriodStart", "InvoiceId", "BilledCost" FROM focus_costs')
+    view["day"] = view["ChargePeriodStart"].astype(str).str[:10]
+    invoiced = view.groupby("day")["InvoiceId"].apply(lambda ids: sorted(set(ids.dropna()))).to_dict()
+    assert invoiced == {str(DAY1): ["INV-1", "INV-2"], str(DAY2): []}
+    assert view[view["day"] == str(DAY2)]["InvoiceId"].isna().all()  # null, not '', while not invoiced

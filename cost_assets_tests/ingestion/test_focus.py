@@ -188,3 +188,17 @@ def test_the_focus_source_needs_cost_source_uri_and_names_a_missing_path(tmp_pat
         get_source("focus")
     with pytest.raises(BillingFileError, match=f"COST_SOURCE_URI='{tmp_path / 'nowhere'}': no such file or folder"):
         FocusSource(str(tmp_path / "nowhere")).fetch(DAY1, DAY1, load_rules())
+
+
+def test_focus_invoice_ids_are_kept_and_one_too_long_is_a_rejected_row(tmp_path):
+    rows = [{**row, "InvoiceId": "G0123456789"} for row in focus_day(DAY1)]
+    rows += [{**focus_row(DAY1, 2.0, 2.0), "InvoiceId": None},         # not invoiced yet
+             {**focus_row(DAY1, 0.5, 0.5), "InvoiceId": "I" * 129}]    # wider than the warehouse holds
+    path = write_focus(tmp_path / "bill" / "focus.csv", rows)
+
+    daily, result, mismatches = fetch_daily(str(path), DAY1, DAY1)
+
+    assert mismatches.empty
+    on_invoice = daily.groupby("invoice_id")["billed_cost"].sum().round(6).to_dict()
+    assert on_invoice == {"": 2.0, "G0123456789": round(sum(r["BilledCost"] for r in focus_day(DAY1)), 6)}
+    assert result.rejected_rows["reason"].tolist() == ["InvoiceId is 129 characters long; the warehouse holds at most 128"]

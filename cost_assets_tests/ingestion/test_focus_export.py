@@ -28,12 +28,14 @@ DAY1, DAY2 = dt.date(2026, 3, 30), dt.date(2026, 3, 31)
 DEMO_FIRST, DEMO_LAST = dt.date(2026, 3, 1), dt.date(2026, 3, 14)
 STRING_ID_COLUMNS = ["BillingAccountId", "BillingAccountName", "SubAccountId", "SubAccountName", "InvoiceId"]
 FOCUS_CHARGE_CATEGORIES = {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}
+FOCUS_INVOICE = "G0123456789"  # the FOCUS file's InvoiceId; the CUR rows' bill_invoice_id is INV-1
 
 
 @pytest.fixture
 def mixed_warehouse(warehouse, tmp_path, monkeypatch):
-    """DAY1 from a multi-cloud FOCUS file, DAY2 from CUR 2.0 with every line item type."""
-    monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "focus" / "focus.csv", focus_day(DAY1))))
+    """DAY1 from a multi-cloud FOCUS file, DAY2 from CUR 2.0 with every line item type; both invoiced."""
+    focus_rows = [{**row, "InvoiceId": FOCUS_INVOICE} for row in focus_day(DAY1)]
+    monkeypatch.setenv("COST_SOURCE_URI", str(write_focus(tmp_path / "focus" / "focus.csv", focus_rows)))
     assert materialize_days([billing_costs], warehouse, DAY1, DAY1, billing=BillingSourceResource(source="focus")).success
     write_cur(cur_path(tmp_path / "cur", "2026-03"), cur_day(DAY2, tags={"user_team": "payments", "user_customer": "cust-001"}))
     monkeypatch.setenv("COST_SOURCE_URI", str(tmp_path / "cur"))
@@ -70,7 +72,8 @@ def test_focus_costs_view_has_focus_names_and_the_same_money_as_daily_costs(mixe
     assert set(focus["ProviderName"]) == {"Microsoft", "Google Cloud"}
     assert set(focus["ServiceCategory"]) == {"Compute"}  # Virtual Machines, Compute Engine
     assert set(focus["ServiceSubcategory"]) == {"Virtual Machines"}
-    assert view["InvoiceId"].isna().all()  # the warehouse keeps no invoice id
+    # the source's invoice id: FOCUS InvoiceId, CUR bill_invoice_id
+    assert view.groupby("x_Source")["InvoiceId"].unique().map(list).to_dict() == {"focus": [FOCUS_INVOICE], "cur2": ["INV-1"]}
     # Units in FOCUS's format: the FOCUS file's Hours as they are, CUR's Hrs as Hours.
     assert set(view["PricingUnit"].dropna()) == set(view["ConsumedUnit"].dropna()) == {"Hours"}
     assert cur.loc[("Usage", "Usage"), "PricingUnit"] == "Hours"
@@ -112,6 +115,29 @@ def test_the_csv_export_of_focus_and_cur_rows_conforms_to_focus_1_2(mixed_wareho
     # charges: its EffectiveCost is its cost. Every other rule must hold.
     assert written.query("x_ChargeCategory == 'Fee'")[["ChargeCategory", "EffectiveCost"]].values.tolist() == [["Purchase", 3.0]]
     assert report.failed == {"EffectiveCost-C-005-C"}, report.summary()
+    assert set(report.excused) == {"InvoiceId-C-004-C"}  # every row is invoiced: see InvoiceId-C-003-C
+    assert len(report.rules("PASS")) > 100, report.summary()
+
+
+def test_an_export_of_invoiced_and_not_yet_invoiced_days_fails_only_the_validators_invoice_id_pair(
+        warehouse, focus_validator, tmp_path, monkeypatch):
+    """FOCUS 1.2 wants InvoiceId null on charges not yet invoiced and set on invoiced ones, so a
+    window across an invoice date mixes both. focus-validator 2.2.1 checks InvoiceId-C-004-C ("null")
+    and C-005-C ("not null") over the whole file and ORs those results in C-003-C: a mixed file fails
+    the four InvoiceId rules, and nothing else (docs/reference.md#focus-export)."""
+    write_cur(cur_path(tmp_path / "cur", "2026-03"), cur_day(DAY1) + cur_day(DAY2, invoice=None))
+    monkeypatch.setenv("COST_SOURCE_URI", str(tmp_path / "cur"))
+    assert materialize_days([billing_costs], warehouse, DAY1, DAY2, billing=BillingSourceResource(source="cur2")).success
+    export = tmp_path / "focus_costs.parquet"
+    export_focus_costs(warehouse, export, DAY1, DAY2)
+    table = pq.read_table(export).to_pandas()
+    table["day"] = table["ChargePeriodStart"].astype(str).str[:10]
+    assert table.groupby("day")["InvoiceId"].apply(lambda ids: sorted(set(ids.fillna("null")))).to_dict() == {
+        str(DAY1): ["INV-1"], str(DAY2): ["null"]}
+
+    report = validate(focus_validator, export)
+    invoice_id_rules = {"InvoiceId-C-000-O", "InvoiceId-C-003-C", "InvoiceId-C-004-C", "InvoiceId-C-005-C"}
+    assert report.failed == {"EffectiveCost-C-005-C", *invoice_id_rules}, report.summary()  # C-005: CUR's Fee
     assert len(report.rules("PASS")) > 100, report.summary()
 
 

@@ -77,6 +77,8 @@ def mixed_cur_rows() -> list[dict]:
         cur_row(DAY1, "  ", 1.0),                                  # blank line item type
         cur_row(DAY2, "Usage", 1.0, amount=float("nan")),          # NaN usage: the pandas path keeps it (0)
         cur_row(DAY1, "Usage", 1.5, account=" 111122223333\t"),    # padding that trimming removes
+        cur_row(DAY1, "Usage", 0.75, invoice=" INV-2 "),           # a second invoice, padded
+        cur_row(DAY2, "Usage", 0.5, invoice="  "),                 # not invoiced yet
         cur_row(dt.date(2026, 3, 2), "Usage", 4.0),                # outside the window, inside the period
     ]
     rows[-1]["line_item_usage_start_date"] = None                 # no start: dated by its billing period
@@ -92,12 +94,14 @@ def test_cur2_duckdb_path_equals_the_pandas_path(tmp_path, monkeypatch):
     assert len(slow.rejected_rows) == 6 and fast.rejected_rows["reason"].str.contains("needed for SavingsPlanCoveredUsage").any()
     assert_same(fast, slow)
     assert set(fast.line_items["team"].dropna()) >= {"  Payments "}  # raw here, normalized in prepare_line_items
+    assert set(fast.line_items["invoice_id"].dropna()) == {"INV-1", "INV-2"}
 
 
 def test_focus_duckdb_path_equals_the_pandas_path(tmp_path, monkeypatch):
     rows = focus_day(DAY1) + focus_day(DAY2, tags_variant=1)
     rows += [focus_row(DAY1, float("nan"), 1.0), focus_row(DAY2, 1.0, 5e13),
              focus_row(DAY1, 2.0, 2.0, category=" "), focus_row(DAY2, 1.0, 1.0, hour=5)]
+    rows = [{**row, "InvoiceId": [" G0123 ", None, "G0456"][n % 3]} for n, row in enumerate(rows)]
     tags = {row["Tags"] if isinstance(row["Tags"], str) else None for row in rows}
     path = write_table(tmp_path / "bill" / "focus.parquet", rows, "Tags", "map", FOCUS_TIMESTAMPS)
     assert pq.read_schema(path).field("ChargePeriodStart").type == pa.timestamp("ms", tz="UTC"), tags
@@ -107,6 +111,7 @@ def test_focus_duckdb_path_equals_the_pandas_path(tmp_path, monkeypatch):
     assert calls and all(calls)
     assert len(slow.rejected_rows) == 3
     assert_same(fast, slow)
+    assert set(fast.line_items["invoice_id"].dropna()) == {"G0123", "G0456"}
 
 
 def test_text_typed_parquet_takes_the_pandas_path(tmp_path, monkeypatch):

@@ -472,6 +472,7 @@ def _blank_row(period: str) -> dict[str, Any]:
         "charge_category": "",
         **{column: None for column in TAG_COLUMN.values()},
         "usage_unit": "",
+        "invoice_id": "",  # Cost Explorer has no invoice ids
         "resource_id": "",
     }
 

@@ -134,6 +134,7 @@ def parse_cur2(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         "customer_id": tags["customer_id"].array,
         "environment": tags["environment"].array,
         "usage_unit": text(raw, "pricing_unit"),
+        "invoice_id": text(raw, "bill_invoice_id"),
         "resource_id": text(raw, "line_item_resource_id"),
         "billed_cost": billed,
         "effective_cost": effective,
@@ -160,7 +161,7 @@ class Cur2Source(BillingFileSource):
     start_column = "line_item_usage_start_date"
     source_columns = {"account_id": "line_item_usage_account_id", "aws_service": "product_servicecode",
                       "charge_category": "line_item_line_item_type", "usage_unit": "pricing_unit",
-                      "resource_id": "line_item_resource_id"}
+                      "invoice_id": "bill_invoice_id", "resource_id": "line_item_resource_id"}
     resource_column = "line_item_resource_id"
     line_item_id_columns = ("identity_line_item_id", "identity_time_interval")
     dictionary_columns = ("line_item_line_item_type", "line_item_usage_account_id", "line_item_product_code",
@@ -223,6 +224,7 @@ def cur2_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
         "charge_category": kind,
         **{column: ident(f"__tag_{column}") for column in ("team", "service", "customer_id", "environment")},
         "usage_unit": trimmed("pricing_unit"),
+        "invoice_id": trimmed("bill_invoice_id"),
         "resource_id": trimmed("line_item_resource_id"),
         "billed_cost": number(UNBLENDED),
         "effective_cost": f"CASE {kind} {effective} ELSE {number(UNBLENDED)} END",

@@ -39,6 +39,7 @@ REQUIRED_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "B
 OPTIONAL_COLUMNS = (
     "BillingCurrency", "BillingAccountId", "BillingPeriodStart", "SubAccountId", "ProviderName",
     "ServiceName", "ResourceId", "ConsumedQuantity", "ConsumedUnit", "CommitmentDiscountStatus", "Tags",
+    "InvoiceId",  # FOCUS 1.2
 )
 
 
@@ -74,6 +75,7 @@ def parse_focus(raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         "customer_id": tags["customer_id"].array,
         "environment": tags["environment"].array,
         "usage_unit": text(raw, "ConsumedUnit"),
+        "invoice_id": text(raw, "InvoiceId"),
         "resource_id": text(raw, "ResourceId"),
         "billed_cost": billed,
         "effective_cost": effective,
@@ -93,7 +95,8 @@ class FocusSource(BillingFileSource):
     tags_column = "Tags"
     start_column = "ChargePeriodStart"
     source_columns = {"provider": "ProviderName", "account_id": "SubAccountId", "aws_service": "ServiceName",
-                      "charge_category": "ChargeCategory", "usage_unit": "ConsumedUnit", "resource_id": "ResourceId"}
+                      "charge_category": "ChargeCategory", "usage_unit": "ConsumedUnit", "invoice_id": "InvoiceId",
+                      "resource_id": "ResourceId"}
 
     def parse(self, raw: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
         return parse_focus(raw, tags)
@@ -101,7 +104,7 @@ class FocusSource(BillingFileSource):
     resource_column = "ResourceId"
     line_item_id_columns = ()
     dictionary_columns = ("ChargeCategory", "BillingCurrency", "BillingAccountId", "SubAccountId", "ProviderName",
-                          "ServiceName", "ResourceId", "ConsumedUnit", "CommitmentDiscountStatus")
+                          "ServiceName", "ResourceId", "ConsumedUnit", "CommitmentDiscountStatus", "InvoiceId")
 
     def fast_columns(self, schema: pa.Schema) -> dict[str, str] | None:
         return focus_fast_columns(schema)
@@ -133,6 +136,7 @@ def focus_fast_columns(schema: pa.Schema) -> dict[str, str] | None:
                             f"THEN {sql_text(UNUSED_COMMITMENT)} ELSE {category} END"),
         **{column: ident(f"__tag_{column}") for column in ("team", "service", "customer_id", "environment")},
         "usage_unit": trimmed("ConsumedUnit"),
+        "invoice_id": trimmed("InvoiceId"),
         "resource_id": trimmed("ResourceId"),
         "billed_cost": 'CAST("BilledCost" AS DOUBLE)',
         "effective_cost": 'CAST("EffectiveCost" AS DOUBLE)',
