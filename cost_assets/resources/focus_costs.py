@@ -11,9 +11,10 @@ The warehouse keeps neither list prices nor payer accounts nor SKUs: ListCost
 and ContractedCost carry BilledCost, BillingAccountId the sub-account, the SKU
 and resource columns are null (daily rows span many of them). InvoiceId is the
 source's invoice id (CUR 2.0 bill_invoice_id, FOCUS InvoiceId), null while a
-charge is not invoiced and for sources without one (Cost Explorer, demo). ServiceCategory and ServiceSubcategory come from the
-provider service's name, PricingUnit and ConsumedUnit are the usage unit in
-FOCUS's unit format (Hrs -> Hours, GB-Mo -> GB-Months).
+charge is not invoiced and for sources without one (Cost Explorer, demo).
+ServiceCategory and ServiceSubcategory come from the provider service's name,
+PricingUnit and ConsumedUnit are the usage unit in FOCUS's unit format
+(Hrs -> Hours, GB-Mo -> GB-Months).
 Allocation tags are in Tags (JSON) and in x_ columns.
 """
 
