@@ -39,6 +39,24 @@ def browser():
         launched.close()
 
 
+# Records what the Content-Security-Policy blocked (a blocked script or style would break the page quietly).
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+                          (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
+def new_page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    return page
+
+
+def assert_no_csp_violations(page) -> None:
+    assert page.evaluate("window.cspViolations") == []
+
+
 def insert(warehouse, table, rows: list[dict]) -> None:
     with warehouse.transaction() as conn:
         conn.execute(table.insert(), rows)
@@ -77,12 +95,13 @@ def test_dashboard_draws_its_charts_and_drills_down_to_a_customer(api_warehouse,
         get = lambda path: httpx.get(f"{api.base}{path}", headers=AUTH).json()  # noqa: E731
         worst = min((c for c in get("/costs/customers")["customers"] if c["grossMargin"] is not None),
                     key=lambda c: c["grossMargin"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = new_page(browser)
         page.goto(f"{api.base}/")
         assert "API token" in page.content()  # signed out: the login page
+        assert_no_csp_violations(page)
         page.fill("#token", TOKEN)
         page.click("button[type=submit]")
-        page.wait_for_function("document.body && document.body.dataset.chartsDrawn === 'anomalies,margins,services,trend'", timeout=30_000)
+        page.wait_for_function("() => document.body && document.body.dataset.chartsDrawn === 'anomalies,margins,services,trend'", timeout=30_000)
         assert page.evaluate("document.body.dataset.error") is None
         # Plotly drew real marks: stacked areas per team, one bar per customer with a margin.
         assert page.locator("#trend .scatterlayer .trace").count() == 2
@@ -166,11 +185,13 @@ def test_dashboard_draws_its_charts_and_drills_down_to_a_customer(api_warehouse,
         assert page.locator("#allocation tfoot td.num[data-value]").get_attribute("data-value") == "85"  # 30 + 30 + 25
 
         # The URL is the state: opened anew, it shows the same page.
-        shared_page = browser.new_page()
+        shared_page = new_page(browser)
         shared_page.context.add_cookies(page.context.cookies())
         shared_page.goto(page.url)
         wait_rendered(shared_page, f"#view=customer&id={worst['customerId']}&as_of={EARLIER}")
         check_figures(shared_page, earlier)
+        assert_no_csp_violations(page)  # every chart drawn under the dashboard's Content-Security-Policy
+        assert_no_csp_violations(shared_page)
     finally:
         api.stop()
 
@@ -185,8 +206,9 @@ def test_2000_customers_are_searched_and_paged(sqlite_warehouse, browser):
     api = RunningApi(warehouse.resolved_url)
     try:
         # A shared link, opened signed out: the login page, then the page the link points to.
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = new_page(browser)
         page.goto(f"{api.base}/#view=customers")
+        assert_no_csp_violations(page)
         page.fill("#token", TOKEN)
         page.click("button[type=submit]")
         wait_rendered(page, "#view=customers")
@@ -203,10 +225,11 @@ def test_2000_customers_are_searched_and_paged(sqlite_warehouse, browser):
         assert page.locator("#customer-list tbody tr").first.locator("td").nth(1).inner_text() == "cust-0674"  # two customers per cost: page 1 held 699..675
 
         page.fill("#search", "customer 1999")  # filtered as one types, without a round trip
-        page.wait_for_function("document.querySelector('.count').dataset.count === '1'", timeout=5_000)
+        page.wait_for_function("() => document.querySelector('.count').dataset.count === '1'", timeout=5_000)
         assert page.url.endswith("#view=customers&q=customer+1999")
         page.click("#customer-list tbody a")
         wait_rendered(page, "#view=customer&id=cust-1999")
         assert page.locator("#customer .figure[data-field=monthlyInfraCost]").get_attribute("data-value") == str(1999 % 700)
+        assert_no_csp_violations(page)
     finally:
         api.stop()
