@@ -206,6 +206,8 @@ def test_readers_refuse_a_warehouse_behind_or_ahead_of_this_release(warehouse, t
 # --- the release before migrations --------------------------------------------------------------
 
 FIXTURE_FIRST, FIXTURE_LAST = fixture.FIRST, fixture.LAST
+USER_VIEWS = ["CREATE VIEW my_daily_bill AS SELECT date, SUM(billed_cost) AS billed FROM daily_costs GROUP BY date",
+              "CREATE VIEW my_hourly_rows AS SELECT hour_start, resource_id FROM hourly_costs"]
 
 
 def load_pre_migration_warehouse(warehouse: Warehouse, tmp_path: Path) -> None:
@@ -243,6 +245,8 @@ def test_a_warehouse_of_the_release_before_migrations_is_upgraded_and_keeps_ever
     with warehouse.engine.begin() as conn:  # an old view: SQLite never replaced views before migrations
         conn.execute(text("DROP VIEW customers"))
         conn.execute(text(STALE_CUSTOMERS_VIEW))
+        for statement in USER_VIEWS:  # and the user's own, on the tables 0008 re-keys
+            conn.execute(text(statement))
     with pytest.raises(WarehouseError, match="release from before schema migrations: run `cost-warehouse upgrade`"):
         warehouse.read("SELECT COUNT(*) FROM daily_costs")
 
@@ -254,6 +258,10 @@ def test_a_warehouse_of_the_release_before_migrations_is_upgraded_and_keeps_ever
     assert_primary_keys_current(warehouse)
     # 0008: the old rows are on no invoice as far as the warehouse knows, until their days are read again
     assert warehouse.read("SELECT DISTINCT invoice_id FROM daily_costs")["invoice_id"].tolist() == [""]
+    # the user's views are kept and still answer
+    assert warehouse.read("SELECT SUM(billed) AS total FROM my_daily_bill")["total"].iloc[0] == pytest.approx(
+        warehouse.read("SELECT SUM(billed_cost) AS total FROM daily_costs")["total"].iloc[0])
+    assert warehouse.read("SELECT COUNT(*) AS n FROM my_hourly_rows")["n"].iloc[0] == before["hourly_costs"][0]
     assert_views_current(warehouse)
     with warehouse.engine.connect() as conn:
         assert migrations.current(conn) == migrations.head()

@@ -10,6 +10,8 @@ Revises: 0007_focus_allocated_costs
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from alembic import op
 from sqlalchemy import Column, String, inspect, text
 
@@ -35,12 +37,19 @@ def _previous(keys: list[str]) -> list[str]:
     return [key for key in keys if key != "invoice_id"]
 
 
-def _drop_views() -> None:
-    """The upgrade recreates every view after the revisions; SQLite cannot rename a table that a view reads."""
-    bind = op.get_bind()
-    cascade = " CASCADE" if bind.dialect.name == "postgresql" else ""
-    for name in inspect(bind).get_view_names():
-        op.execute(text(f"DROP VIEW IF EXISTS {name}{cascade}"))
+@contextmanager
+def _views_kept():
+    """SQLite checks every view when batch mode renames the table's copy into place, and refuses while
+    the old table is gone: the legacy rename leaves views (the user's too) alone. PostgreSQL alters in
+    place. The upgrade recreates this project's views after the revisions."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute(text("PRAGMA legacy_alter_table = ON"))
+    try:
+        yield
+    finally:
+        if sqlite:
+            op.execute(text("PRAGMA legacy_alter_table = OFF"))
 
 
 def _rekey(table: str, keys: list[str], invoice_id: str) -> None:
@@ -59,13 +68,14 @@ def _rekey(table: str, keys: list[str], invoice_id: str) -> None:
 
 
 def upgrade() -> None:
-    _drop_views()
-    for table, keys in KEYS.items():
-        _rekey(table, keys, invoice_id="add")
+    with _views_kept():
+        for table, keys in KEYS.items():
+            _rekey(table, keys, invoice_id="add")
 
 
 def downgrade() -> None:
-    _drop_views()
+    # focus_costs reads the column: dropped here, created again by the older release's recreate_views
+    op.execute(text("DROP VIEW IF EXISTS focus_costs"))
     for table, keys in KEYS.items():
         # rows that differ only by invoice id would fold into one key: refuse rather than lose them
         duplicates = op.get_bind().execute(text(
@@ -74,4 +84,5 @@ def downgrade() -> None:
         if duplicates:
             raise RuntimeError(f"{table} holds {duplicates} key(s) on several invoices: "
                                "a downgrade below 0008_invoice_id would merge them")
-        _rekey(table, _previous(keys), invoice_id="drop")
+        with _views_kept():
+            _rekey(table, _previous(keys), invoice_id="drop")
