@@ -99,24 +99,60 @@ def test_views_of_the_code_are_those_the_head_revision_records():
         f"revision -m '...'`) recording views_fingerprint = {migrations.views_fingerprint()!r}")
 
 
+def next_revision(tmp_path: Path, revision: str) -> Path:
+    """A folder with one empty revision after this release's head: an upgrade to it moves the revision."""
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / f"{revision}.py").write_text(
+        f'revision = "{revision}"\ndown_revision = "{migrations.head()}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    return versions
+
+
 def test_a_revision_recreates_changed_views(warehouse, tmp_path):
     warehouse.create_schema()
     with warehouse.engine.begin() as conn:  # the view as an older release defined it
         conn.execute(text("DROP VIEW customers"))
         conn.execute(text(STALE_CUSTOMERS_VIEW))
+        # and a view of the user's own that reads ours
+        conn.execute(text('CREATE VIEW my_spend AS SELECT "ServiceName", SUM("BilledCost") AS billed '
+                          'FROM focus_costs GROUP BY "ServiceName"'))
+        conn.execute(text("CREATE VIEW my_customers AS SELECT id FROM customers"))
     with pytest.raises(AssertionError):
         assert_views_current(warehouse)
 
-    versions = tmp_path / "versions"
-    versions.mkdir()
-    (versions / "9999_test_view_change.py").write_text(
-        f'revision = "9999_test_view_change"\ndown_revision = "{migrations.head()}"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    versions = next_revision(tmp_path, "9999_test_view_change")
     before, after = migrations.upgrade(warehouse.engine, extra_version_locations=[versions])
 
     assert (before, after) == (migrations.head(), "9999_test_view_change")
     assert_views_current(warehouse)
     assert "status" in {c["name"] for c in inspect(warehouse.engine).get_columns("customers")}
+    assert warehouse.read("SELECT COUNT(*) AS n FROM my_spend")["n"].iloc[0] == 0  # still there, still answers
+    assert warehouse.read("SELECT COUNT(*) AS n FROM my_customers")["n"].iloc[0] == 0
+
+
+@pytest.mark.postgres
+def test_a_view_whose_columns_change_names_the_users_views_that_read_it(postgres_schema_url, tmp_path):
+    """PostgreSQL replaces a view in place only when its columns stay (new ones at the end)."""
+    warehouse = Warehouse(url=postgres_schema_url)
+    warehouse.create_schema()
+    with warehouse.engine.begin() as conn:  # an older customers view with a column this release drops
+        conn.execute(text("DROP VIEW customers"))
+        conn.execute(text("CREATE VIEW customers AS SELECT id, name, mrr, status, 1 AS legacy FROM customer_snapshots"))
+        conn.execute(text("CREATE VIEW my_customers AS SELECT id, legacy FROM customers"))
+    versions = next_revision(tmp_path, "9999_test_view_change")
+
+    with pytest.raises(migrations.WarehouseSchemaError,
+                       match=r"view customers changes its columns in this release and cannot be replaced while "
+                             r"my_customers read it: drop them, run `cost-warehouse upgrade`, then create them again"):
+        migrations.upgrade(warehouse.engine, extra_version_locations=[versions])
+    with warehouse.engine.connect() as conn:  # nothing was changed
+        assert migrations.current(conn) == migrations.head()
+
+    with warehouse.engine.begin() as conn:
+        conn.execute(text("DROP VIEW my_customers"))
+    assert migrations.upgrade(warehouse.engine, extra_version_locations=[versions])[1] == "9999_test_view_change"
+    assert_views_current(warehouse)
 
 
 def test_an_upgrade_at_head_changes_nothing(warehouse):
@@ -186,11 +222,7 @@ def test_readers_refuse_a_warehouse_without_the_schema_and_create_nothing(wareho
 
 def test_readers_refuse_a_warehouse_behind_or_ahead_of_this_release(warehouse, tmp_path):
     warehouse.create_schema()
-    versions = tmp_path / "versions"
-    versions.mkdir()
-    (versions / "9999_newer.py").write_text(
-        f'revision = "9999_newer"\ndown_revision = "{migrations.head()}"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    versions = next_revision(tmp_path, "9999_newer")
     with warehouse.engine.connect() as conn:  # a release whose head is one revision further
         with pytest.raises(migrations.WarehouseSchemaError,
                            match=rf"at schema revision {migrations.head()}, this release needs 9999_newer: "

@@ -105,12 +105,44 @@ def views_fingerprint() -> str:
 
 
 def recreate_views(conn: Connection) -> None:
-    """Drop every view and create it from the code (a dropped column would break CREATE OR REPLACE,
-    and SQLite has no OR REPLACE)."""
-    for view in reversed(VIEWS):
-        conn.execute(text(f"DROP VIEW IF EXISTS {view.name}"))
+    """Every view as the code defines it.
+
+    SQLite has no OR REPLACE: each view is dropped and created (SQLite lets views that read it be).
+    PostgreSQL replaces each in place, so the user's own views that read ours survive; a view whose
+    columns changed other than by new ones at the end must be dropped and created, which PostgreSQL
+    refuses while another view reads it: the error names those views."""
+    if conn.dialect.name != "postgresql":
+        for view in reversed(VIEWS):
+            conn.execute(text(f"DROP VIEW IF EXISTS {view.name}"))
+        for view in VIEWS:
+            view.create(conn)
+        return
     for view in VIEWS:
+        try:
+            with conn.begin_nested():
+                view.create(conn)
+            continue
+        except DBAPIError:  # e.g. a column dropped or renamed: CREATE OR REPLACE cannot
+            pass
+        try:
+            with conn.begin_nested():
+                conn.execute(text(f"DROP VIEW IF EXISTS {view.name}"))
+        except DBAPIError as exc:
+            readers = ", ".join(_views_reading(conn, view.name)) or "other objects"
+            raise WarehouseSchemaError(
+                f"view {view.name} changes its columns in this release and cannot be replaced while {readers} "
+                f"read it: drop them, run `{UPGRADE_COMMAND}`, then create them again") from exc
         view.create(conn)
+
+
+def _views_reading(conn: Connection, name: str) -> list[str]:
+    """PostgreSQL: the views whose definitions read the relation `name` (of the search path)."""
+    return list(conn.execute(text(
+        "SELECT DISTINCT reader.relname FROM pg_depend d "
+        "JOIN pg_rewrite r ON d.objid = r.oid JOIN pg_class reader ON r.ev_class = reader.oid "
+        "JOIN pg_class source ON d.refobjid = source.oid "
+        "WHERE source.relname = :name AND pg_table_is_visible(source.oid) AND reader.oid <> source.oid "
+        "ORDER BY 1"), {"name": name}).scalars())
 
 
 def adopt_existing(conn: Connection) -> None:
