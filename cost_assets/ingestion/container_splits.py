@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cost_assets.ingestion.line_items import LINE_ITEM_COLUMNS, TAG_COLUMNS
+from cost_assets.ingestion.line_items import BILL_DIMENSION_COLUMNS, LINE_ITEM_COLUMNS, TAG_COLUMNS
 from cost_assets.metadata import money, table
 
 UNUSED_CAPACITY = "UnusedCapacity"
@@ -48,7 +48,7 @@ SPLIT_LINE_ITEM_COLUMNS = (SPLIT_PARENT, SPLIT_COST, SPLIT_UNUSED_COST)
 # The instance's own rows: what split cost data divides (instance hours, not its data transfer).
 INSTANCE_HOUR_UNITS = ("hrs", "hours", "hour", "hr")
 INSTANCE_PREFIX = "i-"  # EC2 instance ids: the parents split cost data names
-PARENT_DIMENSIONS = ["provider", "account_id", "aws_service", "charge_category", "usage_unit", "invoice_id"]
+PARENT_DIMENSIONS = BILL_DIMENSION_COLUMNS  # a pod's share keeps its instance's bill dimensions
 # Collected per batch and summed per day (billing_files): the parents' and the pods' parts.
 PARENT_COLUMNS = ["date", "resource_id", *PARENT_DIMENSIONS, *TAG_COLUMNS, "billed_cost", "effective_cost", "is_estimated"]
 POD_COLUMNS = ["date", "parent_resource_id", *TAG_COLUMNS, "split_cost", "unused_cost"]

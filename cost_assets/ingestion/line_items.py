@@ -18,6 +18,8 @@ TAG_COLUMNS = ["team", "service", "customer_id", "environment"]
 # Tag column -> rules-file dimension.
 TAG_DIMENSION = {"team": "team", "service": "service", "customer_id": "customer", "environment": "environment"}
 DIMENSION_COLUMNS = ["provider", "account_id", "aws_service", "charge_category", *TAG_COLUMNS, "usage_unit", "invoice_id"]
+# The dimensions the bill itself names (the others are allocation tags): '' when missing.
+BILL_DIMENSION_COLUMNS = [c for c in DIMENSION_COLUMNS if c not in TAG_COLUMNS]
 MONEY_COLUMNS = ["billed_cost", "effective_cost"]
 MEASURE_COLUMNS = [*MONEY_COLUMNS, "usage_quantity"]
 
@@ -121,7 +123,7 @@ def prepare_line_items(raw: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     items["charge_period_end"] = end
     for column in TAG_COLUMNS:
         items[column] = normalize_tags(items[column], column, rules)
-    for column in ["provider", "account_id", "aws_service", "charge_category", "usage_unit", "invoice_id", "resource_id"]:
+    for column in [*BILL_DIMENSION_COLUMNS, "resource_id"]:
         items[column] = items[column].astype("string").fillna("").astype(object)
     for column in TEXT_WIDTHS:
         lengths = too_wide(items[column], column)
